@@ -1,0 +1,44 @@
+#include "engine/registry.hpp"
+
+namespace engine {
+
+void Registry::add(OpDef op) {
+  std::string name = op.name;
+  if (!ops_.emplace(name, std::move(op)).second) throw std::logic_error("op '" + name + "' registered twice");
+}
+
+const OpDef* Registry::find(const std::string& name) const {
+  auto it = ops_.find(name);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+const OpDef& Registry::at(const std::string& name, const Loc& loc) const {
+  if (const OpDef* op = find(name)) return *op;
+  std::string list;
+  for (const auto& [k, v] : ops_) list += (list.empty() ? "" : ", ") + k;
+  throw SpecError(loc, "unknown op '" + name + "'" + did_you_mean(name, names()) + " (known ops: " + list + ")");
+}
+
+std::vector<std::string> Registry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : ops_) out.push_back(k);
+  return out;
+}
+
+std::vector<std::string> Registry::names_of_kind(const std::string& kind) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : ops_)
+    if (v.kind == kind) out.push_back(k);
+  return out;
+}
+
+const Registry& default_registry() {
+  static const Registry r = [] {
+    Registry x;
+    register_all_ops(x);
+    return x;
+  }();
+  return r;
+}
+
+}  // namespace engine

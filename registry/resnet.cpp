@@ -1,0 +1,157 @@
+#include "engine/model.hpp"
+#include "registry/ops.hpp"
+
+namespace engine {
+
+namespace {
+// A generated [[layers]] entry.
+Value layer(std::initializer_list<std::pair<const char*, Value>> fields) {
+  Value t = Value::table();
+  for (const auto& [k, v] : fields) t.set(k, v);
+  return t;
+}
+Value str(const std::string& s) { return Value::of_string(s); }
+Value num(int64_t x) { return Value::of_int(x); }
+
+// torchvision's BasicBlock: conv3x3(stride)-BN-act-conv3x3-BN, + skip, act.
+// Built from the block's expansion so that its parameters are exactly what the validator counted.
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  explicit BasicBlockImpl(const Node& n) {
+    conv1_ = take(n, "conv1", "conv1");
+    bn1_ = take(n, "bn1", "bn1");
+    act_ = take(n, "act1", "act");  // stateless; act2 is configured identically
+    conv2_ = take(n, "conv2", "conv2");
+    bn2_ = take(n, "bn2", "bn2");
+    if (const Node* ds = n.child("downsample.0")) {
+      Chain chain;
+      chain->add("0", build_node(*ds));
+      chain->add("1", build_node(*n.child("downsample.1")));
+      downsample_ = register_module("downsample", chain);
+    }
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    torch::Tensor identity = downsample_ ? downsample_->forward(x) : x;
+    torch::Tensor out = bn2_({conv2_({act_({bn1_({conv1_({x})})})})});
+    out += identity;
+    return act_({out});
+  }
+  void pretty_print(std::ostream& os) const override { os << "BasicBlock"; }
+
+ private:
+  using Fn = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
+  Fn take(const Node& n, const char* child, const char* as) {
+    Built b = build_node(*n.child(child));
+    if (b.module) register_module(as, b.module);
+    return b.forward;
+  }
+  Fn conv1_, bn1_, act_, conv2_, bn2_;
+  Chain downsample_{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+// [n] means n blocks in every stage, so a depth variant fits any number of stages.
+std::vector<int64_t> block_counts(const Node& n) {
+  std::vector<int64_t> blocks = n.ints("blocks");
+  size_t stages = n.arg("widths").items.size();
+  if (blocks.size() == 1 && stages > 1) blocks.assign(stages, blocks[0]);
+  return blocks;
+}
+}  // namespace
+
+void register_resnet_ops(Registry& r) {
+  std::vector<std::string> acts = r.names_of_kind("act");
+
+  OpDef block;
+  block.name = "basic_block";
+  block.kind = "block";
+  block.doc = "ResNet basic block: conv3x3(stride)-BN-act-conv3x3-BN + skip, then act; the skip is a 1x1 "
+              "conv(stride)+BN when width or stride changes, else identity";
+  block.params = {
+      key_int("out", std::nullopt, "output channels", 1),
+      key_int("stride", 1, "stride of the first conv and of the skip", 1),
+      key_string("act", "relu", "activation op (in place where the op allows)", acts),
+  };
+  block.expand = [](const Node& n) {
+    Value out = n.arg("out");  // keeps its source location for limit errors
+    int64_t stride = n.i("stride");
+    Value act = str(n.s("act"));
+    std::vector<Value> l{
+        layer({{"op", str("conv2d")}, {"name", str("conv1")}, {"out", out}, {"kernel", num(3)},
+               {"stride", num(stride)}, {"padding", num(1)}, {"bias", Value::of_bool(false)}}),
+        layer({{"op", str("batchnorm2d")}, {"name", str("bn1")}}),
+        layer({{"op", act}, {"name", str("act1")}}),
+        layer({{"op", str("conv2d")}, {"name", str("conv2")}, {"out", out}, {"kernel", num(3)},
+               {"padding", num(1)}, {"bias", Value::of_bool(false)}}),
+        layer({{"op", str("batchnorm2d")}, {"name", str("bn2")}}),
+    };
+    std::string skip = "input";
+    if (stride != 1 || n.in()[0] != out.i) {
+      l.push_back(layer({{"op", str("conv2d")}, {"name", str("downsample.0")}, {"from", str("input")},
+                         {"out", out}, {"kernel", num(1)}, {"stride", num(stride)}, {"bias", Value::of_bool(false)}}));
+      l.push_back(layer({{"op", str("batchnorm2d")}, {"name", str("downsample.1")}}));
+      skip = "downsample.1";
+    }
+    Value from = Value::array();
+    from.items = {str("bn2"), str(skip)};
+    l.push_back(layer({{"op", str("add")}, {"name", str("add")}, {"from", from}}));
+    l.push_back(layer({{"op", act}, {"name", str("act2")}}));
+    return l;
+  };
+  block.build = [](const Node& n) { return built(BasicBlock(n)); };
+  block.label = [](const Node& n) {
+    return std::to_string(n.i("out")) + (n.i("stride") > 1 ? "/" + std::to_string(n.i("stride")) : "") + ", " +
+           n.s("act");
+  };
+  r.add(std::move(block));
+
+  OpDef stages;
+  stages.name = "resnet_stages";
+  stages.kind = "stages";
+  stages.doc = "ResNet body: stage i is blocks[i] basic blocks of widths[i] channels, stride 2 in the first "
+               "block of every stage but the first; stages are named layer1..layerN";
+  stages.params = {
+      key_ints("widths", std::nullopt, "channels of each stage", 1),
+      key_ints("blocks", std::nullopt, "blocks per stage: one count per width, or [n] for n in every stage", 1),
+      key_string("act", "relu", "activation op of every block", acts),
+      key_string("block", "basic", "block type", {"basic"}),
+  };
+  stages.expand = [](const Node& n) {
+    const Value& widths = n.arg("widths");
+    std::vector<int64_t> blocks = block_counts(n);
+    if (widths.items.size() != blocks.size() || blocks.empty())
+      n.fail("blocks", "blocks has " + std::to_string(blocks.size()) + " entries but widths has " +
+                           std::to_string(widths.items.size()) + "; give one block count per stage");
+    std::vector<Value> l;
+    for (size_t s = 0; s < blocks.size(); ++s)
+      for (int64_t b = 0; b < blocks[s]; ++b)
+        l.push_back(layer({{"op", str("basic_block")},
+                           {"name", str("layer" + std::to_string(s + 1) + "." + std::to_string(b))},
+                           {"out", widths.items[s]},
+                           {"stride", num(s > 0 && b == 0 ? 2 : 1)},
+                           {"act", str(n.s("act"))}}));
+    return l;
+  };
+  stages.build = [](const Node& n) {
+    Chain body;
+    size_t k = 0;
+    std::vector<int64_t> blocks = block_counts(n);
+    for (size_t s = 0; s < blocks.size(); ++s) {
+      Chain stage;
+      for (int64_t b = 0; b < blocks[s]; ++b) stage->add(std::to_string(b), build_node(n.children[k++]));
+      body->add("layer" + std::to_string(s + 1), built(stage));
+    }
+    return built(body);
+  };
+  stages.splice = true;
+  stages.label = [](const Node& n) {
+    std::string w, b;
+    for (auto x : n.ints("widths")) w += (w.empty() ? "" : "-") + std::to_string(x);
+    for (auto x : block_counts(n)) b += (b.empty() ? "" : ",") + std::to_string(x);
+    return w + " [" + b + "], " + n.s("act");
+  };
+  r.add(std::move(stages));
+}
+
+}  // namespace engine
