@@ -1,0 +1,237 @@
+// Metric maths against hand-computed confusion matrices, the sklearn report layout, the file
+// writers, and the figures (files exist and decode at the expected sizes).
+#include <doctest/doctest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "engine/eval/metrics.hpp"
+#include "engine/eval/plots.hpp"
+
+namespace fs = std::filesystem;
+using namespace engine::eval;
+
+namespace {
+
+// A fresh directory, removed afterwards unless ENGINE_KEEP_TEST_OUTPUT is set (to look at PNGs).
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag) {
+    path = fs::temp_directory_path() / ("engine-" + tag + "-" + std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    if (std::getenv("ENGINE_KEEP_TEST_OUTPUT")) {
+      MESSAGE("kept ", path.string());
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_SUITE("eval") {
+  TEST_CASE("confusion matrix: rows are true classes, columns predictions") {
+    const auto m = confusion_matrix({0, 0, 1, 2, 2}, {0, 1, 1, 2, 0}, 3);
+    CHECK(m == ConfusionMatrix{{1, 1, 0}, {0, 1, 0}, {1, 0, 1}});
+    CHECK_THROWS_AS(confusion_matrix({0, 3}, {0, 0}, 3), std::invalid_argument);
+    CHECK_THROWS_AS(confusion_matrix({0}, {0, 1}, 3), std::invalid_argument);
+  }
+
+  TEST_CASE("metrics with a class never predicted (1) and a class never present (3)") {
+    // true 0 -> pred 0,0,2 | true 1 -> 0,2 | true 2 -> 2,2,2,0 | class 3: no examples, no predictions
+    const auto m = compute_metrics(
+        confusion_matrix({0, 0, 0, 1, 1, 2, 2, 2, 2}, {0, 0, 2, 0, 2, 2, 2, 2, 0}, 4));
+    CHECK(m.total == 9);
+    CHECK(m.accuracy == doctest::Approx(5.0 / 9));
+    CHECK(m.classes[0].precision == doctest::Approx(0.5));
+    CHECK(m.classes[0].recall == doctest::Approx(2.0 / 3));
+    CHECK(m.classes[0].f1 == doctest::Approx(4.0 / 7));
+    CHECK(m.classes[1].precision == 0.0);  // never predicted: zero_division=0
+    CHECK(m.classes[1].recall == 0.0);
+    CHECK(m.classes[1].f1 == 0.0);
+    CHECK(m.classes[1].support == 2);
+    CHECK(m.classes[2].precision == doctest::Approx(0.6));
+    CHECK(m.classes[2].recall == doctest::Approx(0.75));
+    CHECK(m.classes[2].f1 == doctest::Approx(2.0 / 3));
+    CHECK(m.classes[3].precision == 0.0);  // no support and never predicted
+    CHECK(m.classes[3].recall == 0.0);
+    CHECK(m.classes[3].support == 0);
+    // Macro counts all four classes, the empty one included.
+    CHECK(m.macro.precision == doctest::Approx(0.275));
+    CHECK(m.macro.recall == doctest::Approx(17.0 / 48));
+    CHECK(m.macro.f1 == doctest::Approx(13.0 / 42));
+    // Weighted by support 3, 2, 4, 0; weighted recall equals accuracy.
+    CHECK(m.weighted.precision == doctest::Approx(3.9 / 9));
+    CHECK(m.weighted.recall == doctest::Approx(5.0 / 9));
+    CHECK(m.weighted.f1 == doctest::Approx(92.0 / 189));
+  }
+
+  TEST_CASE("classification_report matches scikit-learn's text") {
+    // The example of sklearn.metrics.classification_report's documentation, output verbatim.
+    const auto m = compute_metrics(confusion_matrix({0, 1, 2, 2, 2}, {0, 0, 2, 2, 1}, 3));
+    const std::string expected =
+        "              precision    recall  f1-score   support\n"
+        "\n"
+        "     class 0       0.50      1.00      0.67         1\n"
+        "     class 1       0.00      0.00      0.00         1\n"
+        "     class 2       1.00      0.67      0.80         3\n"
+        "\n"
+        "    accuracy                           0.60         5\n"
+        "   macro avg       0.50      0.56      0.49         5\n"
+        "weighted avg       0.70      0.60      0.61         5\n";
+    CHECK(classification_report(m, {"class 0", "class 1", "class 2"}) == expected);
+
+    // A name longer than "weighted avg" widens the first column for every row.
+    const std::string wide = classification_report(m, {"a", "European fire salamander", "c"}, 3);
+    CHECK(wide.find("European fire salamander      0.000     0.000     0.000         1\n") != std::string::npos);
+    CHECK(wide.find("            weighted avg      0.700     0.600     0.613         5\n") != std::string::npos);
+  }
+
+  TEST_CASE("standard error of an accuracy") {
+    CHECK(accuracy_standard_error(0.8, 100) == doctest::Approx(0.04));
+    CHECK(accuracy_standard_error(0.5, 0) == 0.0);
+    CHECK(accuracy_standard_error(1.0, 50) == 0.0);
+  }
+
+  TEST_CASE("metrics.toml and confusion.csv are parseable and round-trip") {
+    TempDir tmp("eval-writers");
+    const auto matrix = confusion_matrix({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 3);
+    const auto m = compute_metrics(matrix);
+    const std::vector<ClassLabel> labels = {
+        {"n01443537", "goldfish, Carassius auratus"}, {"n01629819", "European \"fire\" salamander"},
+        {"n01641577", "bullfrog"}};
+    write_metrics_toml(tmp.path / "test" / "metrics.toml", m, labels);
+
+    const toml::table t = toml::parse_file((tmp.path / "test" / "metrics.toml").string());
+    CHECK(t["accuracy"].value<double>().value() == doctest::Approx(0.6));
+    CHECK(t["total"].value<int64_t>().value() == 5);
+    CHECK(t["macro"]["f1"].value<double>().value() == doctest::Approx(m.macro.f1));
+    CHECK(t["weighted"]["precision"].value<double>().value() == doctest::Approx(m.weighted.precision));
+    const auto* classes = t["classes"].as_array();
+    REQUIRE(classes);
+    REQUIRE(classes->size() == 3);
+    CHECK(t["classes"][1]["name"].value<std::string>().value() == "European \"fire\" salamander");
+    CHECK(t["classes"][2]["support"].value<int64_t>().value() == 1);
+    CHECK(t["classes"][2]["precision"].value<double>().value() == 0.0);
+    CHECK(t["classes"][2]["precision"].is_floating_point());
+
+    const auto back = read_metrics_toml(tmp.path / "test" / "metrics.toml");
+    CHECK(back.metrics.accuracy == m.accuracy);  // shortest round-trip floats: exact
+    CHECK(back.metrics.classes[0].f1 == m.classes[0].f1);
+    CHECK(back.labels[0].wnid == "n01443537");
+    CHECK(back.labels[0].name == "goldfish, Carassius auratus");
+
+    write_confusion_csv(tmp.path / "confusion.csv", matrix, {labels[0].name, labels[1].name, labels[2].name});
+    const std::string csv = slurp(tmp.path / "confusion.csv");
+    CHECK(csv.rfind("true\\predicted,\"goldfish, Carassius auratus\",\"European \"\"fire\"\" salamander\",bullfrog\n", 0) == 0);
+    CHECK(csv.find("\nbullfrog,1,0,0\n") != std::string::npos);
+    const auto read = read_confusion_csv(tmp.path / "confusion.csv");
+    CHECK(read.matrix == matrix);
+    CHECK(read.class_names[1] == "European \"fire\" salamander");
+  }
+
+  TEST_CASE("a garbled metrics.toml is a UserError naming the file") {
+    TempDir tmp("eval-garbled");
+    std::ofstream(tmp.path / "metrics.toml") << "accuracy = = 0.5\n";
+    try {
+      read_metrics_toml(tmp.path / "metrics.toml");
+      FAIL("expected a UserError");
+    } catch (const engine::UserError& e) {
+      CHECK(std::string(e.what()).find((tmp.path / "metrics.toml").string()) != std::string::npos);
+    }
+    std::ofstream(tmp.path / "partial.toml") << "accuracy = 0.5\n";
+    CHECK_THROWS_WITH_AS(read_metrics_toml(tmp.path / "partial.toml"), doctest::Contains("total"), engine::UserError);
+  }
+
+  TEST_CASE("line_chart writes csv, gp and a png of the requested size") {
+    TempDir tmp("eval-chart");
+    const Series train{"train", {1, 2, 3, 4, 5}, {40, 55, 63, 70, 74}};
+    const Series val{"val \"held out\"", {1, 2, 3}, {38, 50, 56}, true};
+    line_chart(tmp.path / "accuracy.png", {train, val}, {"Run 3.1-A: accuracy", "epoch", "accuracy (%)", 800, 500});
+    const cv::Mat png = cv::imread((tmp.path / "accuracy.png").string());
+    REQUIRE_FALSE(png.empty());
+    CHECK(png.cols == 800);
+    CHECK(png.rows == 500);
+    const std::string csv = slurp(tmp.path / "accuracy.csv");
+    CHECK(csv.rfind("epoch,train,\"val \"\"held out\"\"\"\n1,40.0,38.0\n", 0) == 0);
+    CHECK(csv.find("\n5,74.0,\n") != std::string::npos);  // val has no epoch 5: empty cell
+    const std::string gp = slurp(tmp.path / "accuracy.gp");
+    CHECK(gp.find("'accuracy.csv'") != std::string::npos);  // relative: the folder can move
+    CHECK(gp.find("dt 2") != std::string::npos);
+
+    // The script reruns on its own from its folder.
+    fs::remove(tmp.path / "accuracy.png");
+    const std::string rerun = "cd '" + tmp.path.string() + "' && gnuplot accuracy.gp";
+    CHECK(std::system(rerun.c_str()) == 0);
+    CHECK(fs::exists(tmp.path / "accuracy.png"));
+  }
+
+  TEST_CASE("line_chart without gnuplot is a clear UserError") {
+    TempDir tmp("eval-nognuplot");
+    const std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+    setenv("PATH", (tmp.path / "empty").string().c_str(), 1);
+    CHECK_THROWS_WITH_AS(line_chart(tmp.path / "x.png", {{"a", {1, 2}, {3, 4}}}, {"t", "epoch", "y"}),
+                         doctest::Contains("gnuplot"), engine::UserError);
+    setenv("PATH", saved.c_str(), 1);
+  }
+
+  TEST_CASE("confusion and samples figures decode at their documented sizes") {
+    TempDir tmp("eval-figures");
+    const std::vector<std::string> names = {"goldfish",  "European fire salamander", "bullfrog", "tailed frog",
+                                            "American alligator", "boa constrictor", "trilobite", "scorpion",
+                                            "black widow", "tarantula"};
+    std::vector<std::int64_t> truth, pred;
+    std::mt19937 rng(7);
+    for (int c = 0; c < 10; ++c)
+      for (int i = 0; i < 50; ++i) {
+        truth.push_back(c);
+        pred.push_back(rng() % 100 < 70 ? c : static_cast<int>(rng() % 10));
+      }
+    const auto matrix = confusion_matrix(truth, pred, 10);
+    confusion_png(tmp.path / "confusion.png", matrix, names);
+    const cv::Mat confusion = cv::imread((tmp.path / "confusion.png").string());
+    REQUIRE_FALSE(confusion.empty());
+    CHECK(confusion.size() == confusion_png_size(names));
+    CHECK(confusion.cols >= 10 * 56);
+
+    // Ten 64x64 RGB images: a colour gradient per image, so orientation and channels show.
+    std::vector<cv::Mat> images;
+    std::vector<std::string> true_names, pred_names;
+    for (int i = 0; i < 10; ++i) {
+      cv::Mat rgb(64, 64, CV_8UC3);
+      for (int y = 0; y < 64; ++y)
+        for (int x = 0; x < 64; ++x) rgb.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 4, y * 4, i * 25);
+      images.push_back(rgb);
+      true_names.push_back(names[i]);
+      pred_names.push_back(i % 3 == 0 ? names[(i + 1) % 10] : names[i]);
+    }
+    samples_png(tmp.path / "samples.png", images, true_names, pred_names);
+    const cv::Mat samples = cv::imread((tmp.path / "samples.png").string());
+    REQUIRE_FALSE(samples.empty());
+    CHECK(samples.size() == samples_png_size(10));
+    CHECK(samples.cols >= 5 * kSampleTile);
+    CHECK(samples.rows >= 2 * kSampleTile);
+    // Image 0 is wrong: its border is red (BGR); image 1 is right: green.
+    CHECK(samples.at<cv::Vec3b>(12 + 1, 12 + 1) == cv::Vec3b(0, 0, 210));
+    CHECK(samples.at<cv::Vec3b>(12 + 1, 12 + kSampleTile + 12 + 1) == cv::Vec3b(0, 140, 0));
+    // A pixel inside image 0, top-left corner: RGB (0, 0, 0) + blue channel 0 -> black.
+    CHECK(samples.at<cv::Vec3b>(12 + 6, 12 + 6) == cv::Vec3b(0, 0, 0));
+    CHECK_THROWS_AS(samples_png(tmp.path / "bad.png", images, true_names, {}), std::invalid_argument);
+  }
+}
