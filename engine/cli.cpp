@@ -1,6 +1,7 @@
 #include "engine/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 #include <iostream>
 
 #include "engine/config.hpp"
@@ -8,7 +9,10 @@
 #include "engine/info.hpp"
 #include "engine/model.hpp"
 #include "engine/registry.hpp"
+#include "engine/runner/test_run.hpp"
+#include "engine/runner/trainer.hpp"
 #include "engine/spec.hpp"
+#include "engine/study.hpp"
 
 namespace engine {
 
@@ -19,7 +23,12 @@ struct Options {
   std::vector<std::string> files;
   std::vector<std::string> sets;
   std::string out;
+  std::string data;
   bool expand = false;
+  bool fresh = false;
+  bool dry_run = false;
+  int64_t stop_after = 0;
+  int samples = 10;
 };
 
 Graph load_graph(const std::string& file, const Options& o) {
@@ -52,6 +61,47 @@ int cmd_draw(const Options& o) {
   fs::path out = o.out.empty() ? fs::path("runs") / g.name / "architecture.svg" : fs::path(o.out);
   draw_graph(g, out, o.expand);
   std::cout << "wrote " << out.string() << "\n";
+  return 0;
+}
+
+int cmd_run(const Options& o) {
+  RunOptions r;
+  r.sets = o.sets;
+  r.out = o.out;
+  r.data_root = o.data;
+  r.fresh = o.fresh;
+  r.stop_after = o.stop_after;
+  RunOutcome out = run_graph(o.files.at(0), r);
+  return out.interrupted ? 130 : 0;
+}
+
+int cmd_test(const Options& o) {
+  TestOptions t;
+  t.sets = o.sets;
+  t.out = o.out;
+  t.data_root = o.data;
+  t.samples = o.samples;
+  TestOutcome out = test_graph(o.files.at(0), t);
+  std::cout << out.report << "\ntest accuracy " << 100 * out.accuracy << "%; files in " << out.dir.string() << "\n";
+  return 0;
+}
+
+// A study file gives the stages; graph files are grouped by name ("3.1-A" → stage "3.1").
+int cmd_report(const Options& o) {
+  Study s;
+  if (o.files.size() == 1 && parse_toml_file(o.files[0]).find("stages")) {
+    s = load_study(o.files[0]);
+  } else {
+    s.title = "Study";
+    for (const auto& f : o.files) {
+      std::string name = load_spec(f).find("name")->s;
+      std::string stage = name.substr(0, name.find('-'));
+      if (s.stages.empty() || s.stages.back().name != stage) s.stages.push_back(StudyStage{stage, "", "", {}, false, stage == "final"});
+      s.stages.back().graphs.push_back(f);
+    }
+  }
+  if (!o.out.empty()) s.report = o.out;
+  std::cout << "wrote " << write_study_report(s, "runs").string() << "\n";
   return 0;
 }
 
@@ -88,6 +138,28 @@ int cli_main(int argc, char** argv) {
   add_sets(config);
   auto* ops = app.add_subcommand("ops", "list every op with its parameters");
 
+  auto* run = app.add_subcommand("run", "train a graph; rerunning resumes, a finished run is left as it is");
+  run->add_option("file", o.files, "graph file")->required();
+  run->add_option("--out", o.out, "run directory (default runs/<name>)");
+  run->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  run->add_flag("--fresh", o.fresh, "start over; an existing run directory is moved aside to <dir>.prev-N");
+  run->add_option("--stop-after", o.stop_after, "train at most N epochs now; the same command resumes later");
+  add_sets(run);
+  auto* test = app.add_subcommand("test", "evaluate a trained run's best.pt on the test split");
+  test->add_option("file", o.files, "graph file")->required();
+  test->add_option("--out", o.out, "run directory (default runs/<name>)");
+  test->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  test->add_option("--samples", o.samples, "test images drawn in samples.png");
+  add_sets(test);
+  auto* report = app.add_subcommand("report", "compare runs in one Markdown report");
+  report->add_option("files", o.files, "a study file, or graph files whose runs to compare")->required();
+  report->add_option("-o,--out", o.out, "report path (default runs/report.md)");
+  auto* study = app.add_subcommand("study", "run a whole ablation study: stages, winners, test, report");
+  study->add_option("file", o.files, "study file")->required();
+  study->add_flag("--dry-run", o.dry_run, "print the plan and validate every graph; train nothing");
+  study->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+
+  spdlog::set_pattern("[%H:%M:%S] %v");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -99,6 +171,15 @@ int cli_main(int argc, char** argv) {
     if (info->parsed()) return cmd_info(o);
     if (draw->parsed()) return cmd_draw(o);
     if (config->parsed()) return cmd_config(o);
+    if (run->parsed()) return cmd_run(o);
+    if (test->parsed()) return cmd_test(o);
+    if (report->parsed()) return cmd_report(o);
+    if (study->parsed()) {
+      StudyOptions so;
+      so.data_root = o.data;
+      so.dry_run = o.dry_run;
+      return run_study(o.files.at(0), so);
+    }
     if (ops->parsed()) {
       std::cout << ops_catalogue(default_registry());
       return 0;

@@ -1,5 +1,7 @@
 #include "engine/config.hpp"
 
+#include <cstdlib>
+
 namespace engine {
 
 namespace {
@@ -164,6 +166,35 @@ TrainConfig train_config(const Value& spec) {
   c.warmup_epochs = get("warmup_epochs").i;
   c.min_lr = get("min_lr").f;
   c.label_smoothing = get("label_smoothing").f;
+  return c;
+}
+
+data::DataConfig data_config(const Value& spec, const std::string& root_override,
+                             const std::vector<int64_t>& input_shape, const std::string& cache_dir) {
+  const Value& d = *spec.find("data");
+  const Value& a = *d.find("augment");
+  data::DataConfig c;
+  const char* env = std::getenv("ENGINE_DATA");
+  c.root = !root_override.empty() ? root_override : (env && *env) ? std::string(env) : d.find("root")->s;
+  c.classes = d.find("classes")->as_strings("data.classes");
+  c.num_classes = static_cast<int>(d.find("num_classes")->i);
+  c.class_seed = static_cast<uint64_t>(d.find("class_seed")->i);
+  c.val_fraction = d.find("val_fraction")->f;
+  c.split_seed = static_cast<uint64_t>(d.find("split_seed")->i);
+  if (input_shape.size() != 3 || input_shape[0] != 3)
+    throw SpecError(spec.find("input")->find("shape")->loc,
+                    "input.shape must be [3, height, width] to train on RGB images");
+  c.height = static_cast<int>(input_shape[1]);
+  c.width = static_cast<int>(input_shape[2]);
+  c.resize = d.find("resize")->b;
+  c.skip_corrupt = d.find("skip_corrupt")->b;
+  if (d.find("cache")->b) c.cache_dir = cache_dir;
+  c.mean = d.find("mean")->as_floats("data.mean");
+  c.std = d.find("std")->as_floats("data.std");
+  c.augment.crop_padding = static_cast<int>(a.find("crop_padding")->i);
+  c.augment.flip = a.find("flip")->b;
+  c.augment.jitter = a.find("jitter")->f;
+  c.augment.erasing = a.find("erasing")->f;
   return c;
 }
 

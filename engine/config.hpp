@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/data/config.hpp"
 #include "engine/schema.hpp"
 #include "engine/spec.hpp"
 
@@ -48,5 +49,11 @@ struct TrainConfig {
 };
 
 TrainConfig train_config(const Value& completed_spec);
+
+// [data] as the pipeline's struct. The root is `root_override` if given, else $ENGINE_DATA,
+// else [data].root; images are sized to the graph's input; the cache (when [data].cache is on)
+// lives in `cache_dir`.
+data::DataConfig data_config(const Value& completed_spec, const std::string& root_override,
+                             const std::vector<int64_t>& input_shape, const std::string& cache_dir);
 
 }  // namespace engine

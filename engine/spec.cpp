@@ -405,10 +405,15 @@ void substitute_vars(Value& root, const std::vector<std::pair<std::string, Value
 }
 
 namespace {
-Value load_chain(const fs::path& file, std::vector<fs::path>& stack) {
+Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::vector<fs::path>& bases,
+                 size_t depth) {
   fs::path canon = fs::weakly_canonical(file);
   Value v = parse_toml_file(file);
   Value* ext = v.find("extends");
+  if (depth < bases.size()) {
+    if (!ext) ext = &v.set("extends", Value::of_string("", Loc{file.string(), 1, 1}));
+    ext->s = fs::relative(fs::absolute(bases[depth]), fs::absolute(file).parent_path()).string();
+  }
   if (!ext) return v;
   const std::string& rel = ext->as_string("extends");
   fs::path parent = file.parent_path() / rel;
@@ -421,7 +426,7 @@ Value load_chain(const fs::path& file, std::vector<fs::path>& stack) {
     for (const auto& p : stack) chain += p.filename().string() + " -> ";
     throw SpecError(ext->loc, "extends '" + rel + "' makes a loop: " + chain + parent.filename().string());
   }
-  Value base = load_chain(parent, stack);
+  Value base = load_chain(parent, stack, bases, depth + 1);
   stack.pop_back();
   v.erase("extends");
   merge_into(base, v);
@@ -430,9 +435,10 @@ Value load_chain(const fs::path& file, std::vector<fs::path>& stack) {
 
 }  // namespace
 
-Value load_spec(const fs::path& file, const std::vector<std::string>& overrides) {
+Value load_spec(const fs::path& file, const std::vector<std::string>& overrides, const std::vector<fs::path>& bases) {
   std::vector<fs::path> stack;
-  Value root = load_chain(file, stack);
+  Value root = load_chain(file, stack, bases, 0);
+  root.loc = Loc{file.string(), 1, 1};  // the graph is this file, whatever it extends
   // A variant that does not name itself must not inherit its parent's name (and run directory).
   if (!parse_toml_file(file).find("name"))
     root.set("name", Value::of_string(file.stem().string(), Loc{file.string(), 1, 1}));

@@ -87,8 +87,11 @@ void apply_override(Value& root, const std::string& assignment);
 void substitute_vars(Value& root, const std::vector<std::pair<std::string, Value>>& builtins);
 
 // Loads a graph file: follows `extends` chains, applies overrides, substitutes vars.
-// `name` defaults to the file's stem unless the file itself sets it.
-Value load_spec(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+// `name` defaults to the file's stem unless the file itself sets it. `bases` replaces the
+// `extends` of the file (bases[0]), of bases[0] (bases[1]), and so on; past its end the
+// files' own `extends` apply. The study uses it to point variants at a stage's winner.
+Value load_spec(const std::filesystem::path& file, const std::vector<std::string>& overrides = {},
+                const std::vector<std::filesystem::path>& bases = {});
 
 // The resolved tree as a TOML document (deterministic: same tree, same text).
 std::string to_toml(const Value& root);

@@ -83,3 +83,75 @@ inline std::string read_file(const std::filesystem::path& p) {
 }
 
 }  // namespace test
+
+#include <opencv2/imgcodecs.hpp>
+
+namespace test {
+
+// A small dataset in the official Tiny ImageNet layout: each class a distinct colour plus
+// noise, so a tiny network learns it in an epoch or two.
+inline void write_tiny_dataset(const std::filesystem::path& root, int classes = 3, int train_per_class = 24,
+                               int val_per_class = 6, int size = 32) {
+  namespace fs = std::filesystem;
+  fs::create_directories(root / "val" / "images");
+  std::ofstream wnids(root / "wnids.txt"), words(root / "words.txt"), ann(root / "val" / "val_annotations.txt");
+  cv::RNG rng(7);
+  auto image = [&](int c) {
+    cv::Mat m(size, size, CV_8UC3);
+    rng.fill(m, cv::RNG::UNIFORM, 0, 80);
+    m += cv::Scalar((c * 97) % 176, (c * 53) % 176, (c * 151) % 176);
+    return m;
+  };
+  for (int c = 0; c < classes; ++c) {
+    char wnid[16];
+    std::snprintf(wnid, sizeof wnid, "n%08d", 1000 + c);
+    wnids << wnid << "\n";
+    words << wnid << "\tclass" << c << ", thing " << c << "\n";
+    fs::create_directories(root / "train" / wnid / "images");
+    for (int k = 0; k < train_per_class; ++k)
+      cv::imwrite((root / "train" / wnid / "images" / (std::string(wnid) + "_" + std::to_string(k) + ".JPEG")).string(),
+                  image(c));
+    for (int k = 0; k < val_per_class; ++k) {
+      std::string name = "val_" + std::to_string(c * val_per_class + k) + ".JPEG";
+      cv::imwrite((root / "val" / "images" / name).string(), image(c));
+      ann << name << "\t" << wnid << "\t0\t0\t" << size - 1 << "\t" << size - 1 << "\n";
+    }
+  }
+}
+
+// A graph small enough to train in a second on the dataset above.
+inline std::string tiny_graph(const std::string& name, const std::string& extra = "") {
+  return "name = \"" + name + R"("
+[input]
+shape = [3, 32, 32]
+[vars]
+width = 8
+act = "relu"
+[data]
+num_classes = 3
+val_fraction = 0.25
+[train]
+epochs = 2
+batch_size = 16
+lr = 0.01
+[[layers]]
+op = "conv2d"
+out = "$width"
+kernel = 3
+stride = 2
+padding = 1
+[[layers]]
+op = "batchnorm2d"
+[[layers]]
+op = "$act"
+[[layers]]
+op = "adaptive_avgpool2d"
+[[layers]]
+op = "flatten"
+[[layers]]
+op = "linear"
+out = "$classes"
+)" + extra;
+}
+
+}  // namespace test

@@ -1,0 +1,26 @@
+#pragma once
+// Checkpoints: best.pt (weights of the best epoch by val accuracy) and last.pt (weights,
+// optimiser, epoch, best so far). Written to a temporary name and renamed, so a crash never
+// leaves a torn file.
+#include <filesystem>
+#include <optional>
+
+#include <torch/torch.h>
+
+namespace engine {
+
+struct CheckpointInfo {
+  int64_t epoch = 0;  // epochs completed when it was written
+  double best_val_acc = -1;
+  int64_t best_epoch = 0;
+};
+
+void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const CheckpointInfo& info);
+
+// Loads weights (and the optimiser's state when given). A parameter the checkpoint lacks or
+// holds with another shape is a UserError naming the parameter and both shapes.
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
+                               torch::optim::Optimizer* optimizer = nullptr);
+
+}  // namespace engine
