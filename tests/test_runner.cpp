@@ -179,3 +179,17 @@ TEST_SUITE("runner") {
     CHECK(wrong.err.find("shape mismatch") != std::string::npos);
   }
 }
+
+TEST_SUITE("runner") {
+  TEST_CASE("bf16 autocast computes convolutions and linears in bfloat16, and only inside its scope") {
+    Hardware hw;
+    hw.bf16 = true;
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3));
+    torch::Tensor x = torch::randn({2, 3, 8, 8});
+    {
+      Autocast autocast(hw);
+      CHECK((conv->forward(x).scalar_type() == torch::kBFloat16));
+    }
+    CHECK((conv->forward(x).scalar_type() == torch::kFloat));
+  }
+}

@@ -99,7 +99,7 @@ class Progress {
 };
 
 struct TrainStats {
-  double loss = 0, accuracy = 0, seconds = 0, data_seconds = 0;
+  double loss = 0, accuracy = 0, seconds = 0, compute_seconds = 0;  // compute: forward, loss, backward, step
   int64_t images = 0;
   bool interrupted = false;
 };
@@ -115,14 +115,13 @@ TrainStats train_epoch(GraphModule& model, torch::optim::Optimizer& opt, data::B
   Progress progress(epoch + 1, t.epochs, loader.num_batches());
   auto start = Clock::now();
   for (;;) {
-    auto fetch = Clock::now();
     std::optional<data::Batch> batch = loader.next();
-    s.data_seconds += seconds_since(fetch);
     if (!batch) break;
     if (g_interrupted) {
       s.interrupted = true;
       return s;
     }
+    auto compute = Clock::now();
     torch::Tensor logits, loss;
     {
       Autocast autocast(hw);
@@ -138,6 +137,7 @@ TrainStats train_epoch(GraphModule& model, torch::optim::Optimizer& opt, data::B
     opt.zero_grad();
     loss.backward();
     opt.step();
+    s.compute_seconds += seconds_since(compute);
     int64_t n = batch->labels.size(0);
     loss_sum += value * n;
     correct += logits.argmax(1).eq(batch->labels).sum().item<int64_t>();
@@ -151,7 +151,7 @@ TrainStats train_epoch(GraphModule& model, torch::optim::Optimizer& opt, data::B
 }
 
 Value summary_of(const Graph& g, const TrainConfig& t, const Hardware& hw, const std::vector<report::EpochRow>& rows,
-                 const CheckpointInfo& best, int64_t val_size, double data_seconds, const std::string& hash,
+                 const CheckpointInfo& best, int64_t val_size, double overhead, const std::string& hash,
                  const std::string& graph_file) {
   Value s = Value::table();
   auto put_s = [&](const char* k, const std::string& v) { s.set(k, Value::of_string(v)); };
@@ -183,7 +183,7 @@ Value summary_of(const Graph& g, const TrainConfig& t, const Hardware& hw, const
   put_f("epoch_seconds_mean", rows.empty() ? 0 : total / rows.size());
   put_f("total_seconds", total);
   put_f("train_img_per_s", rows.empty() ? 0 : rate / rows.size());
-  put_f("data_seconds_last_epoch", data_seconds);
+  put_f("overhead_fraction_last_epoch", overhead);  // time outside forward/backward/step
   put_s("device", hw.name);
   put_i("threads", hw.threads);
   put_s("precision", t.precision);
@@ -204,12 +204,14 @@ EvalResult evaluate(GraphModule& model, data::BatchLoader& loader, const Hardwar
   double loss_sum = 0;
   int64_t correct = 0;
   while (auto batch = loader.next()) {
+    auto compute = Clock::now();
     torch::Tensor logits;
     {
       Autocast autocast(hw);
       logits = model->forward(batch->images);
     }
     logits = logits.to(torch::kFloat);
+    r.compute_seconds += seconds_since(compute);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, batch->labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
@@ -300,7 +302,7 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
             state.epoch ? " (resuming after epoch " + std::to_string(state.epoch) + ")" : "");
 
   InterruptScope interrupts;
-  double data_seconds = 0;
+  double overhead = 0;
   int64_t run_now = 0;
   for (int64_t e = state.epoch; e < t.epochs; ++e) {
     if (o.stop_after && run_now >= o.stop_after) break;
@@ -328,12 +330,12 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
     rows.push_back(row);
     if (best) save_checkpoint(best_pt, *model, nullptr, state);
     save_checkpoint(last_pt, *model, opt.get(), state);
-    data_seconds = tr.data_seconds;
+    overhead = 1 - (tr.compute_seconds + val.compute_seconds) / std::max(seconds, 1e-9);
     log->info("epoch {:>2}/{}  train loss {:.4f} acc {:5.2f}%  val loss {:.4f} acc {:5.2f}%  lr {:.2e}  {:.1f} s  "
-              "{:.0f} img/s  data {:.1f}%{}",
+              "{:.0f} img/s  overhead {:.1f}%{}",
               e + 1, t.epochs, tr.loss, 100 * tr.accuracy, val.loss, 100 * val.accuracy, lr, seconds, row.img_per_s,
-              100 * tr.data_seconds / std::max(seconds, 1e-9), best ? "  * best" : "");
-    write_text_atomic(dir / "summary.toml", to_toml(summary_of(g, t, hw, rows, state, data.val.size(), data_seconds,
+              100 * overhead, best ? "  * best" : "");
+    write_text_atomic(dir / "summary.toml", to_toml(summary_of(g, t, hw, rows, state, data.val.size(), overhead,
                                                                hash, graph_file.string())));
     ++run_now;
   }

@@ -32,6 +32,7 @@ RunOutcome run_graph(const std::filesystem::path& graph_file, const RunOptions& 
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
+  double compute_seconds = 0;  // in forward passes
   int64_t count = 0;
   std::vector<int64_t> predictions;  // when asked for, in loader order
 };
