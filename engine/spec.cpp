@@ -148,8 +148,7 @@ std::vector<std::string> Value::as_strings(const std::string& what) const {
   return out;
 }
 
-namespace {
-std::string quote(const std::string& s) {
+std::string toml_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
@@ -159,7 +158,7 @@ std::string quote(const std::string& s) {
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
@@ -171,6 +170,7 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
+namespace {
 std::string format_float(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -186,7 +186,7 @@ bool bare_key(const std::string& k) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
 }
-std::string key_text(const std::string& k) { return bare_key(k) ? k : quote(k); }
+std::string key_text(const std::string& k) { return bare_key(k) ? k : toml_quote(k); }
 }  // namespace
 
 std::string Value::repr() const {
@@ -194,7 +194,7 @@ std::string Value::repr() const {
     case Kind::Int: return std::to_string(i);
     case Kind::Float: return format_float(f);
     case Kind::Bool: return b ? "true" : "false";
-    case Kind::String: return quote(s);
+    case Kind::String: return toml_quote(s);
     case Kind::Array: {
       std::string out = "[";
       for (size_t k = 0; k < items.size(); ++k) out += (k ? ", " : "") + items[k].repr();

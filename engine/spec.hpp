@@ -69,6 +69,8 @@ struct Value {
 
 const char* kind_name(Value::Kind k);
 
+std::string toml_quote(const std::string& s);  // a TOML basic string, escaped
+
 // "; did you mean 'x'?" for the nearest candidate within a few edits, else "".
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -157,7 +157,8 @@ int run_study(const fs::path& file, const StudyOptions& o) {
       std::cout << "[study] test accuracy of " << results[w].name << ": " << 100 * t.accuracy << "%\n" << t.report;
     }
   }
-  std::cout << "[study] report: " << write_study_report(s, o.runs).string() << "\n";
+  fs::path report_md = write_study_report(s, o.runs);
+  std::cout << "[study] report: " << report_md.string() << "\n";
   return 0;
 }
 

@@ -44,7 +44,8 @@ inline CliResult run_cli(std::vector<std::string> args) {
   return r;
 }
 
-// A fresh temporary directory, removed when the object goes.
+// A fresh temporary directory, removed when the object goes (kept when
+// ENGINE_KEEP_TEST_OUTPUT is set, to look at what a test wrote).
 class TempDir {
  public:
   explicit TempDir(const std::string& tag = "engine-test") {
@@ -54,6 +55,7 @@ class TempDir {
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
+    if (std::getenv("ENGINE_KEEP_TEST_OUTPUT")) return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }

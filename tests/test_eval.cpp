@@ -1,6 +1,8 @@
 // Metric maths against hand-computed confusion matrices, the sklearn report layout, the file
 // writers, and the figures (files exist and decode at the expected sizes).
 #include <doctest/doctest.h>
+
+#include "tests/support.hpp"
 #include <opencv2/imgcodecs.hpp>
 #include <toml++/toml.h>
 
@@ -20,28 +22,6 @@ using namespace engine::eval;
 namespace {
 
 // A fresh directory, removed afterwards unless ENGINE_KEEP_TEST_OUTPUT is set (to look at PNGs).
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("engine-" + tag + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    if (std::getenv("ENGINE_KEEP_TEST_OUTPUT")) {
-      MESSAGE("kept ", path.string());
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -110,15 +90,15 @@ TEST_SUITE("eval") {
   }
 
   TEST_CASE("metrics.toml and confusion.csv are parseable and round-trip") {
-    TempDir tmp("eval-writers");
+    test::TempDir tmp("eval-writers");
     const auto matrix = confusion_matrix({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 3);
     const auto m = compute_metrics(matrix);
     const std::vector<ClassLabel> labels = {
         {"n01443537", "goldfish, Carassius auratus"}, {"n01629819", "European \"fire\" salamander"},
         {"n01641577", "bullfrog"}};
-    write_metrics_toml(tmp.path / "test" / "metrics.toml", m, labels);
+    write_metrics_toml(tmp.path() / "test" / "metrics.toml", m, labels);
 
-    const toml::table t = toml::parse_file((tmp.path / "test" / "metrics.toml").string());
+    const toml::table t = toml::parse_file((tmp.path() / "test" / "metrics.toml").string());
     CHECK(t["accuracy"].value<double>().value() == doctest::Approx(0.6));
     CHECK(t["total"].value<int64_t>().value() == 5);
     CHECK(t["macro"]["f1"].value<double>().value() == doctest::Approx(m.macro.f1));
@@ -131,68 +111,68 @@ TEST_SUITE("eval") {
     CHECK(t["classes"][2]["precision"].value<double>().value() == 0.0);
     CHECK(t["classes"][2]["precision"].is_floating_point());
 
-    const auto back = read_metrics_toml(tmp.path / "test" / "metrics.toml");
+    const auto back = read_metrics_toml(tmp.path() / "test" / "metrics.toml");
     CHECK(back.metrics.accuracy == m.accuracy);  // shortest round-trip floats: exact
     CHECK(back.metrics.classes[0].f1 == m.classes[0].f1);
     CHECK(back.labels[0].wnid == "n01443537");
     CHECK(back.labels[0].name == "goldfish, Carassius auratus");
 
-    write_confusion_csv(tmp.path / "confusion.csv", matrix, {labels[0].name, labels[1].name, labels[2].name});
-    const std::string csv = slurp(tmp.path / "confusion.csv");
+    write_confusion_csv(tmp.path() / "confusion.csv", matrix, {labels[0].name, labels[1].name, labels[2].name});
+    const std::string csv = test::read_file(tmp.path() / "confusion.csv");
     CHECK(csv.rfind("true\\predicted,\"goldfish, Carassius auratus\",\"European \"\"fire\"\" salamander\",bullfrog\n", 0) == 0);
     CHECK(csv.find("\nbullfrog,1,0,0\n") != std::string::npos);
-    const auto read = read_confusion_csv(tmp.path / "confusion.csv");
+    const auto read = read_confusion_csv(tmp.path() / "confusion.csv");
     CHECK(read.matrix == matrix);
     CHECK(read.class_names[1] == "European \"fire\" salamander");
   }
 
   TEST_CASE("a garbled metrics.toml is a UserError naming the file") {
-    TempDir tmp("eval-garbled");
-    std::ofstream(tmp.path / "metrics.toml") << "accuracy = = 0.5\n";
+    test::TempDir tmp("eval-garbled");
+    std::ofstream(tmp.path() / "metrics.toml") << "accuracy = = 0.5\n";
     try {
-      read_metrics_toml(tmp.path / "metrics.toml");
+      read_metrics_toml(tmp.path() / "metrics.toml");
       FAIL("expected a UserError");
     } catch (const engine::UserError& e) {
-      CHECK(std::string(e.what()).find((tmp.path / "metrics.toml").string()) != std::string::npos);
+      CHECK(std::string(e.what()).find((tmp.path() / "metrics.toml").string()) != std::string::npos);
     }
-    std::ofstream(tmp.path / "partial.toml") << "accuracy = 0.5\n";
-    CHECK_THROWS_WITH_AS(read_metrics_toml(tmp.path / "partial.toml"), doctest::Contains("total"), engine::UserError);
+    std::ofstream(tmp.path() / "partial.toml") << "accuracy = 0.5\n";
+    CHECK_THROWS_WITH_AS(read_metrics_toml(tmp.path() / "partial.toml"), doctest::Contains("total"), engine::UserError);
   }
 
   TEST_CASE("line_chart writes csv, gp and a png of the requested size") {
-    TempDir tmp("eval-chart");
+    test::TempDir tmp("eval-chart");
     const Series train{"train", {1, 2, 3, 4, 5}, {40, 55, 63, 70, 74}};
     const Series val{"val \"held out\"", {1, 2, 3}, {38, 50, 56}, true};
-    line_chart(tmp.path / "accuracy.png", {train, val}, {"Run 3.1-A: accuracy", "epoch", "accuracy (%)", 800, 500});
-    const cv::Mat png = cv::imread((tmp.path / "accuracy.png").string());
+    line_chart(tmp.path() / "accuracy.png", {train, val}, {"Run 3.1-A: accuracy", "epoch", "accuracy (%)", 800, 500});
+    const cv::Mat png = cv::imread((tmp.path() / "accuracy.png").string());
     REQUIRE_FALSE(png.empty());
     CHECK(png.cols == 800);
     CHECK(png.rows == 500);
-    const std::string csv = slurp(tmp.path / "accuracy.csv");
+    const std::string csv = test::read_file(tmp.path() / "accuracy.csv");
     CHECK(csv.rfind("epoch,train,\"val \"\"held out\"\"\"\n1,40.0,38.0\n", 0) == 0);
     CHECK(csv.find("\n5,74.0,\n") != std::string::npos);  // val has no epoch 5: empty cell
-    const std::string gp = slurp(tmp.path / "accuracy.gp");
+    const std::string gp = test::read_file(tmp.path() / "accuracy.gp");
     CHECK(gp.find("'accuracy.csv'") != std::string::npos);  // relative: the folder can move
     CHECK(gp.find("dt 2") != std::string::npos);
 
     // The script reruns on its own from its folder.
-    fs::remove(tmp.path / "accuracy.png");
-    const std::string rerun = "cd '" + tmp.path.string() + "' && gnuplot accuracy.gp";
+    fs::remove(tmp.path() / "accuracy.png");
+    const std::string rerun = "cd '" + tmp.path().string() + "' && gnuplot accuracy.gp";
     CHECK(std::system(rerun.c_str()) == 0);
-    CHECK(fs::exists(tmp.path / "accuracy.png"));
+    CHECK(fs::exists(tmp.path() / "accuracy.png"));
   }
 
   TEST_CASE("line_chart without gnuplot is a clear UserError") {
-    TempDir tmp("eval-nognuplot");
+    test::TempDir tmp("eval-nognuplot");
     const std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
-    setenv("PATH", (tmp.path / "empty").string().c_str(), 1);
-    CHECK_THROWS_WITH_AS(line_chart(tmp.path / "x.png", {{"a", {1, 2}, {3, 4}}}, {"t", "epoch", "y"}),
+    setenv("PATH", (tmp.path() / "empty").string().c_str(), 1);
+    CHECK_THROWS_WITH_AS(line_chart(tmp.path() / "x.png", {{"a", {1, 2}, {3, 4}}}, {"t", "epoch", "y"}),
                          doctest::Contains("gnuplot"), engine::UserError);
     setenv("PATH", saved.c_str(), 1);
   }
 
   TEST_CASE("confusion and samples figures decode at their documented sizes") {
-    TempDir tmp("eval-figures");
+    test::TempDir tmp("eval-figures");
     const std::vector<std::string> names = {"goldfish",  "European fire salamander", "bullfrog", "tailed frog",
                                             "American alligator", "boa constrictor", "trilobite", "scorpion",
                                             "black widow", "tarantula"};
@@ -204,8 +184,8 @@ TEST_SUITE("eval") {
         pred.push_back(rng() % 100 < 70 ? c : static_cast<int>(rng() % 10));
       }
     const auto matrix = confusion_matrix(truth, pred, 10);
-    confusion_png(tmp.path / "confusion.png", matrix, names);
-    const cv::Mat confusion = cv::imread((tmp.path / "confusion.png").string());
+    confusion_png(tmp.path() / "confusion.png", matrix, names);
+    const cv::Mat confusion = cv::imread((tmp.path() / "confusion.png").string());
     REQUIRE_FALSE(confusion.empty());
     CHECK(confusion.size() == confusion_png_size(names));
     CHECK(confusion.cols >= 10 * 56);
@@ -221,8 +201,8 @@ TEST_SUITE("eval") {
       true_names.push_back(names[i]);
       pred_names.push_back(i % 3 == 0 ? names[(i + 1) % 10] : names[i]);
     }
-    samples_png(tmp.path / "samples.png", images, true_names, pred_names);
-    const cv::Mat samples = cv::imread((tmp.path / "samples.png").string());
+    samples_png(tmp.path() / "samples.png", images, true_names, pred_names);
+    const cv::Mat samples = cv::imread((tmp.path() / "samples.png").string());
     REQUIRE_FALSE(samples.empty());
     CHECK(samples.size() == samples_png_size(10));
     CHECK(samples.cols >= 5 * kSampleTile);
@@ -232,6 +212,6 @@ TEST_SUITE("eval") {
     CHECK(samples.at<cv::Vec3b>(12 + 1, 12 + kSampleTile + 12 + 1) == cv::Vec3b(0, 140, 0));
     // A pixel inside image 0, top-left corner: RGB (0, 0, 0) + blue channel 0 -> black.
     CHECK(samples.at<cv::Vec3b>(12 + 6, 12 + 6) == cv::Vec3b(0, 0, 0));
-    CHECK_THROWS_AS(samples_png(tmp.path / "bad.png", images, true_names, {}), std::invalid_argument);
+    CHECK_THROWS_AS(samples_png(tmp.path() / "bad.png", images, true_names, {}), std::invalid_argument);
   }
 }

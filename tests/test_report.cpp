@@ -1,6 +1,8 @@
 // The comparison report on synthetic run directories written here, in the runner's format:
 // winners, margins, noise verdicts, gaps, convergence epochs, table rows, and bad input.
 #include <doctest/doctest.h>
+
+#include "tests/support.hpp"
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
@@ -24,28 +26,6 @@ using engine::eval::toml_string;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("engine-" + tag + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    if (std::getenv("ENGINE_KEEP_TEST_OUTPUT")) {
-      MESSAGE("kept ", path.string());
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 struct FakeRun {
   std::string name, title;
@@ -113,8 +93,8 @@ const FakeRun kF{"3.3-long", "long schedule", 2'000'000, {0.5, 0.7}, {0.5, 0.69}
 
 TEST_SUITE("report") {
   TEST_CASE("read_run parses the runner's files") {
-    TempDir tmp("report-read");
-    const auto r = read_run(write_run(tmp.path, kB));
+    test::TempDir tmp("report-read");
+    const auto r = read_run(write_run(tmp.path(), kB));
     CHECK(r.name == "3.1-B");
     CHECK(r.params == 2'000'000);
     CHECK(r.best_epoch == 5);
@@ -130,8 +110,8 @@ TEST_SUITE("report") {
   }
 
   TEST_CASE("bad run directories are UserErrors naming the file") {
-    TempDir tmp("report-bad");
-    const fs::path dir = write_run(tmp.path, kA);
+    test::TempDir tmp("report-bad");
+    const fs::path dir = write_run(tmp.path(), kA);
     std::ofstream(dir / "summary.toml") << "name = \"3.1-A\"\nparams = [unclosed\n";
     const std::string summary_path = (dir / "summary.toml").string(), csv_path = (dir / "metrics.csv").string();
     CHECK_THROWS_WITH_AS(read_run(dir), doctest::Contains(summary_path.c_str()), engine::UserError);
@@ -139,14 +119,14 @@ TEST_SUITE("report") {
     std::ofstream(dir / "summary.toml") << "name = \"3.1-A\"\ntitle = \"x\"\n";
     CHECK_THROWS_WITH_AS(read_run(dir), doctest::Contains("missing key 'params'"), engine::UserError);
 
-    write_run(tmp.path, kA);
+    write_run(tmp.path(), kA);
     std::ofstream(dir / "metrics.csv") << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,img_per_s\n"
                                        << "1,2.0,45.0,2.1,40.0,0.1,30,100\n";  // percent, not fractions
     CHECK_THROWS_WITH_AS(read_run(dir), doctest::Contains("metrics.csv:2"), engine::UserError);
 
     fs::remove(dir / "metrics.csv");
     CHECK_THROWS_WITH_AS(read_run(dir), doctest::Contains(csv_path.c_str()), engine::UserError);
-    CHECK_THROWS_AS(read_run(tmp.path / "nope"), engine::UserError);
+    CHECK_THROWS_AS(read_run(tmp.path() / "nope"), engine::UserError);
   }
 
   TEST_CASE("pick_winner: best val accuracy, ties to fewer params, then to the earlier run") {
@@ -163,9 +143,9 @@ TEST_SUITE("report") {
   }
 
   TEST_CASE("stage analysis: margins, noise, convergence, gap trend") {
-    TempDir tmp("report-analysis");
-    const std::vector<RunResult> depth = {read_run(write_run(tmp.path, kA)), read_run(write_run(tmp.path, kB)),
-                                          read_run(write_run(tmp.path, kC))};
+    test::TempDir tmp("report-analysis");
+    const std::vector<RunResult> depth = {read_run(write_run(tmp.path(), kA)), read_run(write_run(tmp.path(), kB)),
+                                          read_run(write_run(tmp.path(), kC))};
     const auto f = analyze_stage(depth);
     CHECK(f.winner == 1);
     REQUIRE(f.runner_up);
@@ -182,7 +162,7 @@ TEST_SUITE("report") {
     CHECK(f.gap[2] == doctest::Approx(0.11));
     CHECK(f.gap_trend == Trend::kIncreasing);
 
-    const std::vector<RunResult> act = {read_run(write_run(tmp.path, kD)), read_run(write_run(tmp.path, kE))};
+    const std::vector<RunResult> act = {read_run(write_run(tmp.path(), kD)), read_run(write_run(tmp.path(), kE))};
     const auto g = analyze_stage(act);
     CHECK(g.winner == 1);
     CHECK(g.margin == doctest::Approx(0.006));
@@ -203,8 +183,8 @@ TEST_SUITE("report") {
   }
 
   TEST_CASE("write_report: table, conclusions, figures, final model") {
-    TempDir tmp("report-full");
-    const fs::path runs = tmp.path / "runs";
+    test::TempDir tmp("report-full");
+    const fs::path runs = tmp.path() / "runs";
     const StageSpec depth{"3.1", "depth", {write_run(runs, kA), write_run(runs, kB), write_run(runs, kC)}, "depth"};
     const StageSpec act{"3.2", "activation", {write_run(runs, kD), write_run(runs, kE)}};
     const StageSpec longer{"3.3", "schedule", {write_run(runs, kF)}};
@@ -222,7 +202,7 @@ TEST_SUITE("report") {
     std::ofstream(final_dir / "architecture.svg") << "<svg xmlns='http://www.w3.org/2000/svg'/>\n";
 
     write_report(runs / "report.md", {depth, act, longer}, final_dir);
-    const std::string md = slurp(runs / "report.md");
+    const std::string md = test::read_file(runs / "report.md");
     INFO(md);  // shown on failure
 
     // Summary table rows.
@@ -281,8 +261,8 @@ TEST_SUITE("report") {
   }
 
   TEST_CASE("training_curves draws a run's accuracy and loss") {
-    TempDir tmp("report-curves");
-    const fs::path dir = write_run(tmp.path, kC);
+    test::TempDir tmp("report-curves");
+    const fs::path dir = write_run(tmp.path(), kC);
     training_curves(dir, read_metrics_csv(dir / "metrics.csv"), "3.1-C");
     CHECK(cv::imread((dir / "accuracy.png").string()).cols == 900);
     CHECK(cv::imread((dir / "loss.png").string()).rows == 560);

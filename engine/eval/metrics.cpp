@@ -1,5 +1,7 @@
 #include "engine/eval/metrics.hpp"
 
+#include "engine/spec.hpp"
+
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -121,27 +123,7 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
-std::string toml_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char ch : text) {
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (ch < 0x20 || ch == 0x7f) {
-          char esc[8];
-          std::snprintf(esc, sizeof esc, "\\u%04x", ch);
-          out += esc;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string toml_string(const std::string& text) { return toml_quote(text); }
 
 std::string toml_float(double value) {
   if (std::isnan(value)) return "nan";

@@ -1,0 +1,18 @@
+# Drawn by the engine from stage-Final-loss.csv. Restyle here, then rerun from this folder:
+#   gnuplot stage-Final-loss.gp
+if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+  set terminal pngcairo size 900,560 noenhanced font "sans,11"
+} else {
+  set terminal png size 900,560 noenhanced
+}
+set output 'stage-Final-loss.png'
+set datafile separator comma
+set datafile columnheaders
+set title "Stage Final: loss (train dashed, val solid)"
+set xlabel "epoch"
+set ylabel "cross-entropy loss"
+set grid
+set key outside right top
+set xtics 3
+plot 'stage-Final-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "final train", \
+     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "final val"
