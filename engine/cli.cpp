@@ -101,7 +101,8 @@ int cmd_report(const Options& o) {
     }
   }
   if (!o.out.empty()) s.report = o.out;
-  std::cout << "wrote " << write_study_report(s, "runs").string() << "\n";
+  fs::path written = write_study_report(s, "runs");
+  std::cout << "wrote " << written.string() << "\n";
   return 0;
 }
 
