@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/data/config.hpp"
+#include "engine/dataset/config.hpp"
 #include "engine/schema.hpp"
 #include "engine/spec.hpp"
 

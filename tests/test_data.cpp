@@ -19,10 +19,10 @@
 #include <opencv2/imgproc.hpp>
 #include <unistd.h>
 
-#include "engine/data/augment.hpp"
-#include "engine/data/batch_loader.hpp"
-#include "engine/data/dataset.hpp"
-#include "engine/data/tiny_imagenet.hpp"
+#include "engine/dataset/augment.hpp"
+#include "engine/dataset/batch_loader.hpp"
+#include "engine/dataset/dataset.hpp"
+#include "engine/dataset/tiny_imagenet.hpp"
 #include "engine/error.hpp"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "engine/config.hpp"
-#include "engine/data/tiny_imagenet.hpp"
+#include "engine/dataset/tiny_imagenet.hpp"
 #include "engine/eval/metrics.hpp"
 #include "engine/eval/plots.hpp"
 #include "engine/registry.hpp"

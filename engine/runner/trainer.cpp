@@ -11,7 +11,7 @@
 #include <csignal>
 
 #include "engine/config.hpp"
-#include "engine/data/tiny_imagenet.hpp"
+#include "engine/dataset/tiny_imagenet.hpp"
 #include "engine/draw.hpp"
 #include "engine/info.hpp"
 #include "engine/registry.hpp"

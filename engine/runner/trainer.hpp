@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/data/batch_loader.hpp"
+#include "engine/dataset/batch_loader.hpp"
 #include "engine/model.hpp"
 #include "engine/runner/hardware.hpp"
 

@@ -1,4 +1,4 @@
-#include "engine/data/tiny_imagenet.hpp"
+#include "engine/dataset/tiny_imagenet.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,10 +11,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include "engine/data/augment.hpp"
-#include "engine/data/cache.hpp"
-#include "engine/data/decode.hpp"
-#include "engine/data/hash.hpp"
+#include "engine/dataset/augment.hpp"
+#include "engine/dataset/cache.hpp"
+#include "engine/dataset/decode.hpp"
+#include "engine/dataset/hash.hpp"
 #include "engine/error.hpp"
 
 namespace engine::data {

@@ -11,8 +11,8 @@
 
 #include <torch/torch.h>
 
-#include "engine/data/config.hpp"
-#include "engine/data/tiny_imagenet.hpp"
+#include "engine/dataset/config.hpp"
+#include "engine/dataset/tiny_imagenet.hpp"
 
 namespace engine::data {
 

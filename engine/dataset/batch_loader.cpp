@@ -1,4 +1,4 @@
-#include "engine/data/batch_loader.hpp"
+#include "engine/dataset/batch_loader.hpp"
 
 #include <algorithm>
 #include <mutex>
@@ -6,8 +6,8 @@
 
 #include <malloc.h>
 
-#include "engine/data/augment.hpp"
-#include "engine/data/seeded.hpp"
+#include "engine/dataset/augment.hpp"
+#include "engine/dataset/seeded.hpp"
 #include "engine/error.hpp"
 
 namespace engine::data {

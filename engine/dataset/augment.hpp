@@ -11,7 +11,7 @@
 
 #include <torch/torch.h>
 
-#include "engine/data/config.hpp"
+#include "engine/dataset/config.hpp"
 
 namespace engine::data {
 

@@ -1,4 +1,4 @@
-#include "engine/data/augment.hpp"
+#include "engine/dataset/augment.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include <ATen/Parallel.h>
 
-#include "engine/data/seeded.hpp"
+#include "engine/dataset/seeded.hpp"
 #include "engine/error.hpp"
 
 namespace engine::data {

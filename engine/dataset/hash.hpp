@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "engine/data/seeded.hpp"
+#include "engine/dataset/seeded.hpp"
 
 namespace engine::data {
 

@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-#include "engine/data/tiny_imagenet.hpp"
+#include "engine/dataset/tiny_imagenet.hpp"
 
 namespace engine::data {
 

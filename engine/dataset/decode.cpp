@@ -1,4 +1,4 @@
-#include "engine/data/decode.hpp"
+#include "engine/dataset/decode.hpp"
 
 #include <algorithm>
 #include <atomic>

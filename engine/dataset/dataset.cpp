@@ -1,4 +1,4 @@
-#include "engine/data/dataset.hpp"
+#include "engine/dataset/dataset.hpp"
 
 #include <stdexcept>
 

@@ -1,4 +1,4 @@
-#include "engine/data/cache.hpp"
+#include "engine/dataset/cache.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/data/hash.hpp"
+#include "engine/dataset/hash.hpp"
 
 // Layout (native byte order; the cache is a local file, never shared between machines):
 //   "ENGDATA" 0, u32 version, u32 key length, key, u64 fingerprint,
