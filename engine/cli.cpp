@@ -123,6 +123,13 @@ int cli_main(int argc, char** argv) {
     c->add_option("--set", o.sets, "override a key after inheritance, e.g. --set train.lr=0.01 (repeatable)");
   };
 
+  // The graph, its run directory and the data: what run and test both read.
+  auto add_run_io = [&](CLI::App* c) {
+    c->add_option("file", o.files, "graph file")->required();
+    c->add_option("--out", o.out, "run directory (default runs/<name>)");
+    c->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  };
+
   auto* check = app.add_subcommand("check", "validate graph files: params, channels, MACs, output shape");
   check->add_option("files", o.files, "graph files")->required();
   add_sets(check);
@@ -140,16 +147,12 @@ int cli_main(int argc, char** argv) {
   auto* ops = app.add_subcommand("ops", "list every op with its parameters");
 
   auto* run = app.add_subcommand("run", "train a graph; rerunning resumes, a finished run is left as it is");
-  run->add_option("file", o.files, "graph file")->required();
-  run->add_option("--out", o.out, "run directory (default runs/<name>)");
-  run->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  add_run_io(run);
   run->add_flag("--fresh", o.fresh, "start over; an existing run directory is moved aside to <dir>.prev-N");
   run->add_option("--stop-after", o.stop_after, "train at most N epochs now; the same command resumes later");
   add_sets(run);
   auto* test = app.add_subcommand("test", "evaluate a trained run's best.pt on the test split");
-  test->add_option("file", o.files, "graph file")->required();
-  test->add_option("--out", o.out, "run directory (default runs/<name>)");
-  test->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  add_run_io(test);
   test->add_option("--samples", o.samples, "test images drawn in samples.png");
   add_sets(test);
   auto* report = app.add_subcommand("report", "compare runs in one Markdown report");

@@ -25,46 +25,37 @@ SpecError::SpecError(const Loc& loc, const std::string& message)
 // ---------------------------------------------------------------------------------------------
 // Value
 
-Value Value::of_int(int64_t v, Loc loc) {
+namespace {
+Value make(Value::Kind kind, Loc loc) {
   Value x;
-  x.kind = Kind::Int;
-  x.i = v;
+  x.kind = kind;
   x.loc = std::move(loc);
+  return x;
+}
+}  // namespace
+
+Value Value::of_int(int64_t v, Loc loc) {
+  Value x = make(Kind::Int, std::move(loc));
+  x.i = v;
   return x;
 }
 Value Value::of_float(double v, Loc loc) {
-  Value x;
-  x.kind = Kind::Float;
+  Value x = make(Kind::Float, std::move(loc));
   x.f = v;
-  x.loc = std::move(loc);
   return x;
 }
 Value Value::of_bool(bool v, Loc loc) {
-  Value x;
-  x.kind = Kind::Bool;
+  Value x = make(Kind::Bool, std::move(loc));
   x.b = v;
-  x.loc = std::move(loc);
   return x;
 }
 Value Value::of_string(std::string v, Loc loc) {
-  Value x;
-  x.kind = Kind::String;
+  Value x = make(Kind::String, std::move(loc));
   x.s = std::move(v);
-  x.loc = std::move(loc);
   return x;
 }
-Value Value::array(Loc loc) {
-  Value x;
-  x.kind = Kind::Array;
-  x.loc = std::move(loc);
-  return x;
-}
-Value Value::table(Loc loc) {
-  Value x;
-  x.kind = Kind::Table;
-  x.loc = std::move(loc);
-  return x;
-}
+Value Value::array(Loc loc) { return make(Kind::Array, std::move(loc)); }
+Value Value::table(Loc loc) { return make(Kind::Table, std::move(loc)); }
 
 const Value* Value::find(std::string_view key) const {
   for (const auto& [k, v] : fields)
@@ -129,23 +120,25 @@ const std::string& Value::as_string(const std::string& what) const {
   if (kind != Kind::String) wrong_kind(*this, what, "a string");
   return s;
 }
-std::vector<int64_t> Value::as_ints(const std::string& what) const {
-  if (kind != Kind::Array) wrong_kind(*this, what, "an array of integers");
-  std::vector<int64_t> out;
-  for (size_t k = 0; k < items.size(); ++k) out.push_back(items[k].as_int(what + "[" + std::to_string(k) + "]"));
+namespace {
+// Each item read with `read`, errors naming "what[k]".
+template <class Read>
+auto items_as(const Value& v, const std::string& what, const char* expected, Read read) {
+  if (!v.is(Value::Kind::Array)) wrong_kind(v, what, expected);
+  std::vector<decltype(read(v.items[0], what))> out;
+  for (size_t k = 0; k < v.items.size(); ++k) out.push_back(read(v.items[k], what + "[" + std::to_string(k) + "]"));
   return out;
+}
+}  // namespace
+
+std::vector<int64_t> Value::as_ints(const std::string& what) const {
+  return items_as(*this, what, "an array of integers", [](const Value& x, const std::string& w) { return x.as_int(w); });
 }
 std::vector<double> Value::as_floats(const std::string& what) const {
-  if (kind != Kind::Array) wrong_kind(*this, what, "an array of numbers");
-  std::vector<double> out;
-  for (size_t k = 0; k < items.size(); ++k) out.push_back(items[k].as_float(what + "[" + std::to_string(k) + "]"));
-  return out;
+  return items_as(*this, what, "an array of numbers", [](const Value& x, const std::string& w) { return x.as_float(w); });
 }
 std::vector<std::string> Value::as_strings(const std::string& what) const {
-  if (kind != Kind::Array) wrong_kind(*this, what, "an array of strings");
-  std::vector<std::string> out;
-  for (size_t k = 0; k < items.size(); ++k) out.push_back(items[k].as_string(what + "[" + std::to_string(k) + "]"));
-  return out;
+  return items_as(*this, what, "an array of strings", [](const Value& x, const std::string& w) { return x.as_string(w); });
 }
 
 std::string toml_quote(const std::string& s) {
@@ -439,8 +432,10 @@ Value load_spec(const fs::path& file, const std::vector<std::string>& overrides,
   std::vector<fs::path> stack;
   Value root = load_chain(file, stack, bases, 0);
   root.loc = Loc{file.string(), 1, 1};  // the graph is this file, whatever it extends
-  // A variant that does not name itself must not inherit its parent's name (and run directory).
-  if (!parse_toml_file(file).find("name"))
+  // A variant that does not name itself must not inherit its parent's name (and run directory);
+  // the merged name's location says which file wrote it.
+  const Value* name = root.find("name");
+  if (!name || name->loc.file != file.string())
     root.set("name", Value::of_string(file.stem().string(), Loc{file.string(), 1, 1}));
   for (const auto& o : overrides) apply_override(root, o);
   substitute_vars(root, {{"classes", Value::of_int(class_count(root))}});
