@@ -5,7 +5,7 @@ namespace engine {
 void register_conv_ops(Registry& r) {
   OpDef op;
   op.name = "conv2d";
-  op.kind = "conv";
+  op.kind = OpKind::Conv;
   op.doc = "2-D convolution (torch::nn::Conv2d)";
   op.params = {
       key_int("out", std::nullopt, "output channels", 1),
@@ -34,14 +34,6 @@ void register_conv_ops(Registry& r) {
   op.macs = [](const Node& n) {
     int64_t k = n.i("kernel");
     return n.out[0] * n.out[1] * n.out[2] * (n.in()[0] / n.i("groups")) * k * k;
-  };
-  op.build = [](const Node& n) {
-    return built(torch::nn::Conv2d(torch::nn::Conv2dOptions(n.in()[0], n.i("out"), n.i("kernel"))
-                                       .stride(n.i("stride"))
-                                       .padding(n.i("padding"))
-                                       .dilation(n.i("dilation"))
-                                       .groups(n.i("groups"))
-                                       .bias(n.b("bias"))));
   };
   op.label = [](const Node& n) {
     std::string k = std::to_string(n.i("kernel"));

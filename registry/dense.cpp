@@ -5,31 +5,29 @@ namespace engine {
 void register_dense_ops(Registry& r) {
   OpDef flat;
   flat.name = "flatten";
-  flat.kind = "reshape";
+  flat.kind = OpKind::Reshape;
   flat.doc = "C x H x W → C*H*W (torch::nn::Flatten)";
   flat.shape = [](const Node& n) {
     int64_t size = 1;
     for (int64_t d : n.in()) size *= d;
     return Shape{size};
   };
-  flat.build = [](const Node&) { return built(torch::nn::Flatten()); };
   r.add(std::move(flat));
 
   OpDef drop;
   drop.name = "dropout";
-  drop.kind = "reshape";
+  drop.kind = OpKind::Reshape;
   drop.doc = "zeroes inputs with probability p while training (torch::nn::Dropout)";
   drop.params = {key_float("p", 0.5, "drop probability", 0)};
   drop.shape = [](const Node& n) {
     if (n.f("p") >= 1) n.fail("p", "p must be below 1");
     return n.in();
   };
-  drop.build = [](const Node& n) { return built(torch::nn::Dropout(torch::nn::DropoutOptions(n.f("p")))); };
   r.add(std::move(drop));
 
   OpDef fc;
   fc.name = "linear";
-  fc.kind = "linear";
+  fc.kind = OpKind::Linear;
   fc.doc = "fully connected layer (torch::nn::Linear)";
   fc.params = {
       key_int("out", std::nullopt, "output features (\"$classes\" for a classifier head)", 1),
@@ -42,9 +40,6 @@ void register_dense_ops(Registry& r) {
   };
   fc.count_params = [](const Node& n) { return n.in()[0] * n.i("out") + (n.b("bias") ? n.i("out") : 0); };
   fc.macs = [](const Node& n) { return n.in()[0] * n.i("out"); };
-  fc.build = [](const Node& n) {
-    return built(torch::nn::Linear(torch::nn::LinearOptions(n.in()[0], n.i("out")).bias(n.b("bias"))));
-  };
   fc.label = [](const Node& n) { return std::to_string(n.in()[0]) + "->" + std::to_string(n.i("out")); };
   r.add(std::move(fc));
 }

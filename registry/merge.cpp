@@ -5,7 +5,7 @@ namespace engine {
 void register_merge_ops(Registry& r) {
   OpDef add;
   add.name = "add";
-  add.kind = "merge";
+  add.kind = OpKind::Merge;
   add.doc = "elementwise sum of its inputs (a residual connection); shapes must match exactly";
   add.min_inputs = 2;
   add.max_inputs = -1;
@@ -17,18 +17,11 @@ void register_merge_ops(Registry& r) {
                        " (a skip across a width or stride change needs a 1x1 conv2d + batchnorm2d)");
     return n.in_shapes[0];
   };
-  add.build = [](const Node&) {
-    return Built{nullptr, [](const std::vector<torch::Tensor>& x) {
-                   torch::Tensor sum = x[0] + x[1];
-                   for (size_t k = 2; k < x.size(); ++k) sum.add_(x[k]);
-                   return sum;
-                 }};
-  };
   r.add(std::move(add));
 
   OpDef cat;
   cat.name = "concat";
-  cat.kind = "merge";
+  cat.kind = OpKind::Merge;
   cat.doc = "concatenation of its inputs along a dimension (0: channels)";
   cat.min_inputs = 2;
   cat.max_inputs = -1;
@@ -47,10 +40,6 @@ void register_merge_ops(Registry& r) {
       out[dim] += n.in_shapes[k][dim];
     }
     return out;
-  };
-  cat.build = [](const Node& n) {
-    int64_t dim = n.i("dim") + 1;  // past the batch dimension
-    return Built{nullptr, [dim](const std::vector<torch::Tensor>& x) { return torch::cat(x, dim); }};
   };
   r.add(std::move(cat));
 }

@@ -5,7 +5,7 @@ namespace engine {
 void register_norm_ops(Registry& r) {
   OpDef op;
   op.name = "batchnorm2d";
-  op.kind = "norm";
+  op.kind = OpKind::Norm;
   op.doc = "batch normalisation over channels (torch::nn::BatchNorm2d)";
   op.params = {
       key_float("eps", 1e-5, "added to the variance for stability", 0),
@@ -16,10 +16,6 @@ void register_norm_ops(Registry& r) {
     return n.in();
   };
   op.count_params = [](const Node& n) { return 2 * n.in()[0]; };  // weight and bias; running stats are buffers
-  op.build = [](const Node& n) {
-    return built(torch::nn::BatchNorm2d(
-        torch::nn::BatchNorm2dOptions(n.in()[0]).eps(n.f("eps")).momentum(n.f("momentum"))));
-  };
   r.add(std::move(op));
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // One registration function per op family; register_all_ops (all.cpp) calls them in order.
-#include "engine/registry.hpp"
+#include "engine/core/registry.hpp"
 
 namespace engine {
 

@@ -9,7 +9,7 @@ int64_t stride_of(const Node& n) { return n.i("stride") ? n.i("stride") : n.i("k
 OpDef window_pool(std::string name, std::string doc) {
   OpDef op;
   op.name = std::move(name);
-  op.kind = "pool";
+  op.kind = OpKind::Pool;
   op.doc = std::move(doc);
   op.params = {
       key_int("kernel", std::nullopt, "window size (square)", 1),
@@ -34,30 +34,19 @@ OpDef window_pool(std::string name, std::string doc) {
 
 void register_pool_ops(Registry& r) {
   OpDef max = window_pool("maxpool2d", "max over sliding windows (torch::nn::MaxPool2d)");
-  max.build = [](const Node& n) {
-    return built(torch::nn::MaxPool2d(
-        torch::nn::MaxPool2dOptions(n.i("kernel")).stride(stride_of(n)).padding(n.i("padding"))));
-  };
   r.add(std::move(max));
 
   OpDef avg = window_pool("avgpool2d", "mean over sliding windows (torch::nn::AvgPool2d)");
-  avg.build = [](const Node& n) {
-    return built(torch::nn::AvgPool2d(
-        torch::nn::AvgPool2dOptions(n.i("kernel")).stride(stride_of(n)).padding(n.i("padding"))));
-  };
   r.add(std::move(avg));
 
   OpDef ada;
   ada.name = "adaptive_avgpool2d";
-  ada.kind = "pool";
+  ada.kind = OpKind::Pool;
   ada.doc = "mean pooling to a fixed output size (torch::nn::AdaptiveAvgPool2d)";
   ada.params = {key_int("size", 1, "output height and width", 1)};
   ada.shape = [](const Node& n) {
     require_image(n);
     return Shape{n.in()[0], n.i("size"), n.i("size")};
-  };
-  ada.build = [](const Node& n) {
-    return built(torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions({n.i("size"), n.i("size")})));
   };
   ada.label = [](const Node& n) { return std::to_string(n.i("size")) + "x" + std::to_string(n.i("size")); };
   r.add(std::move(ada));

@@ -1,4 +1,3 @@
-#include "engine/model.hpp"
 #include "registry/ops.hpp"
 
 namespace engine {
@@ -13,44 +12,6 @@ Value layer(std::initializer_list<std::pair<const char*, Value>> fields) {
 Value str(const std::string& s) { return Value::of_string(s); }
 Value num(int64_t x) { return Value::of_int(x); }
 
-// torchvision's BasicBlock: conv3x3(stride)-BN-act-conv3x3-BN, + skip, act.
-// Built from the block's expansion so that its parameters are exactly what the validator counted.
-class BasicBlockImpl : public torch::nn::Module {
- public:
-  explicit BasicBlockImpl(const Node& n) {
-    conv1_ = take(n, "conv1", "conv1");
-    bn1_ = take(n, "bn1", "bn1");
-    act_ = take(n, "act1", "act");  // stateless; act2 is configured identically
-    conv2_ = take(n, "conv2", "conv2");
-    bn2_ = take(n, "bn2", "bn2");
-    if (const Node* ds = n.child("downsample.0")) {
-      Chain chain;
-      chain->add("0", build_node(*ds));
-      chain->add("1", build_node(*n.child("downsample.1")));
-      downsample_ = register_module("downsample", chain);
-    }
-  }
-
-  torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample_ ? downsample_->forward(x) : x;
-    torch::Tensor out = bn2_({conv2_({act_({bn1_({conv1_({x})})})})});
-    out += identity;
-    return act_({out});
-  }
-  void pretty_print(std::ostream& os) const override { os << "BasicBlock"; }
-
- private:
-  using Fn = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
-  Fn take(const Node& n, const char* child, const char* as) {
-    Built b = build_node(*n.child(child));
-    if (b.module) register_module(as, b.module);
-    return b.forward;
-  }
-  Fn conv1_, bn1_, act_, conv2_, bn2_;
-  Chain downsample_{nullptr};
-};
-TORCH_MODULE(BasicBlock);
-
 // [n] means n blocks in every stage, so a depth variant fits any number of stages.
 std::vector<int64_t> block_counts(const Node& n) {
   std::vector<int64_t> blocks = n.ints("blocks");
@@ -61,11 +22,11 @@ std::vector<int64_t> block_counts(const Node& n) {
 }  // namespace
 
 void register_resnet_ops(Registry& r) {
-  std::vector<std::string> acts = r.names_of_kind("act");
+  std::vector<std::string> acts = r.names_of_kind(OpKind::Act);
 
   OpDef block;
   block.name = "basic_block";
-  block.kind = "block";
+  block.kind = OpKind::Block;
   block.doc = "ResNet basic block: conv3x3(stride)-BN-act-conv3x3-BN + skip, then act; the skip is a 1x1 "
               "conv(stride)+BN when width or stride changes, else identity";
   block.params = {
@@ -99,16 +60,16 @@ void register_resnet_ops(Registry& r) {
     l.push_back(layer({{"op", act}, {"name", str("act2")}}));
     return l;
   };
-  block.build = [](const Node& n) { return built(BasicBlock(n)); };
   block.label = [](const Node& n) {
     return std::to_string(n.i("out")) + (n.i("stride") > 1 ? "/" + std::to_string(n.i("stride")) : "") + ", " +
            n.s("act");
   };
+  block.module_name = "BasicBlock";
   r.add(std::move(block));
 
   OpDef stages;
   stages.name = "resnet_stages";
-  stages.kind = "stages";
+  stages.kind = OpKind::Stages;
   stages.doc = "ResNet body: stage i is blocks[i] basic blocks of widths[i] channels, stride 2 in the first "
                "block of every stage but the first; stages are named layer1..layerN";
   stages.params = {
@@ -133,18 +94,7 @@ void register_resnet_ops(Registry& r) {
                            {"act", str(n.s("act"))}}));
     return l;
   };
-  stages.build = [](const Node& n) {
-    Chain body;
-    size_t k = 0;
-    std::vector<int64_t> blocks = block_counts(n);
-    for (size_t s = 0; s < blocks.size(); ++s) {
-      Chain stage;
-      for (int64_t b = 0; b < blocks[s]; ++b) stage->add(std::to_string(b), build_node(n.children[k++]));
-      body->add("layer" + std::to_string(s + 1), built(stage));
-    }
-    return built(body);
-  };
-  stages.splice = true;
+  stages.splice = true;  // layer1..layerN print as the model's own children, as in torchvision
   stages.label = [](const Node& n) {
     std::string w, b;
     for (auto x : n.ints("widths")) w += (w.empty() ? "" : "-") + std::to_string(x);

@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "engine/cli.hpp"
+#include "engine/cli/cli.hpp"
 
 namespace test {
 

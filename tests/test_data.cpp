@@ -19,11 +19,11 @@
 #include <opencv2/imgproc.hpp>
 #include <unistd.h>
 
-#include "engine/dataset/augment.hpp"
-#include "engine/dataset/batch_loader.hpp"
-#include "engine/dataset/dataset.hpp"
-#include "engine/dataset/tiny_imagenet.hpp"
-#include "engine/error.hpp"
+#include "engine/nn/dataset/augment.hpp"
+#include "engine/nn/dataset/batch_loader.hpp"
+#include "engine/nn/dataset/dataset.hpp"
+#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/core/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace engine::data;
@@ -262,7 +262,9 @@ TEST_CASE("config values out of range are UserErrors naming the key") {
   CHECK(contains(message_for([](DataConfig& c) { c.augment.crop_padding = -1; }), "data.augment.crop_padding"));
   CHECK(contains(message_for([](DataConfig& c) { c.augment.erasing = 1.5; }), "data.augment.erasing"));
   const Split one{torch::zeros({1, 3, 4, 4}, torch::kUInt8), torch::zeros({1}, torch::kInt64), {"one.JPEG"}};
-  CHECK(contains(user_error([&] { BatchLoader(one, LoaderOptions{0}); }), "batch size"));
+  CHECK(contains(user_error([&] { LoaderOptions bad;
+    bad.batch_size = 0;
+    BatchLoader(one, bad); }), "batch size"));
 }
 
 TEST_CASE("skip_corrupt skips corrupt and truncated images instead of failing") {

@@ -12,9 +12,9 @@
 #include <random>
 #include <sstream>
 
-#include "engine/error.hpp"
-#include "engine/eval/metrics.hpp"
-#include "engine/eval/plots.hpp"
+#include "engine/core/error.hpp"
+#include "engine/core/eval/metrics.hpp"
+#include "engine/core/eval/plots.hpp"
 
 namespace fs = std::filesystem;
 using namespace engine::eval;

@@ -1,9 +1,9 @@
 // Every op: the validator's static shape and parameter count match the module it builds.
 #include <doctest/doctest.h>
 
-#include "engine/graph.hpp"
-#include "engine/model.hpp"
-#include "engine/registry.hpp"
+#include "engine/core/graph.hpp"
+#include "engine/nn/model.hpp"
+#include "engine/core/registry.hpp"
 
 using namespace engine;
 

@@ -12,12 +12,12 @@
 #include <random>
 #include <sstream>
 
-#include "engine/error.hpp"
-#include "engine/eval/metrics.hpp"
-#include "engine/eval/plots.hpp"
-#include "engine/report/analysis.hpp"
-#include "engine/report/report.hpp"
-#include "engine/report/run.hpp"
+#include "engine/core/error.hpp"
+#include "engine/core/eval/metrics.hpp"
+#include "engine/core/eval/plots.hpp"
+#include "engine/core/report/analysis.hpp"
+#include "engine/core/report/report.hpp"
+#include "engine/core/report/run.hpp"
 
 namespace fs = std::filesystem;
 using namespace engine::report;
@@ -186,8 +186,8 @@ TEST_SUITE("report") {
     test::TempDir tmp("report-full");
     const fs::path runs = tmp.path() / "runs";
     const StageSpec depth{"3.1", "depth", {write_run(runs, kA), write_run(runs, kB), write_run(runs, kC)}, "depth"};
-    const StageSpec act{"3.2", "activation", {write_run(runs, kD), write_run(runs, kE)}};
-    const StageSpec longer{"3.3", "schedule", {write_run(runs, kF)}};
+    const StageSpec act{"3.2", "activation", {write_run(runs, kD), write_run(runs, kE)}, ""};
+    const StageSpec longer{"3.3", "schedule", {write_run(runs, kF)}, ""};
 
     // The final run's test results, written with the eval writers as `engine test` does.
     const fs::path final_dir = runs / kE.name;

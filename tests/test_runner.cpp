@@ -1,13 +1,14 @@
 // The runner and `engine test`: training, resume, refusals, divergence, checkpoints, files.
 #include <doctest/doctest.h>
 
-#include "engine/eval/metrics.hpp"
-#include "engine/graph.hpp"
-#include "engine/model.hpp"
-#include "engine/report/run.hpp"
-#include "engine/runner/checkpoint.hpp"
-#include "engine/runner/test_run.hpp"
-#include "engine/runner/trainer.hpp"
+#include "engine/core/eval/metrics.hpp"
+#include "engine/core/graph.hpp"
+#include "engine/core/registry.hpp"
+#include "engine/nn/model.hpp"
+#include "engine/core/report/run.hpp"
+#include "engine/nn/runner/checkpoint.hpp"
+#include "engine/nn/runner/test_split.hpp"
+#include "engine/nn/runner/trainer.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;

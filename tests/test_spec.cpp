@@ -1,8 +1,8 @@
 // The graph language: TOML with locations, extends, vars, --set overrides, printing.
 #include <doctest/doctest.h>
 
-#include "engine/config.hpp"
-#include "engine/spec.hpp"
+#include "engine/core/sections.hpp"
+#include "engine/core/spec.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;

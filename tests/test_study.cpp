@@ -1,9 +1,9 @@
 // `engine study`: plan validation, winners feeding the next stage, skipping finished runs, report.
 #include <doctest/doctest.h>
 
-#include "engine/report/run.hpp"
-#include "engine/spec.hpp"
-#include "engine/study.hpp"
+#include "engine/core/report/run.hpp"
+#include "engine/core/spec.hpp"
+#include "engine/cli/study.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;

@@ -1,9 +1,9 @@
 // The validator: reference parameter counts, limits, residual graphs, in-place safety.
 #include <doctest/doctest.h>
 
-#include "engine/graph.hpp"
-#include "engine/model.hpp"
-#include "engine/registry.hpp"
+#include "engine/core/graph.hpp"
+#include "engine/nn/model.hpp"
+#include "engine/core/registry.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;

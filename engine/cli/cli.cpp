@@ -1,0 +1,207 @@
+#include "engine/cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <iostream>
+
+#include "engine/core/sections.hpp"
+#include "engine/core/draw.hpp"
+#include "engine/core/info.hpp"
+#include "engine/core/registry.hpp"
+#include "engine/nn/runner/test_split.hpp"
+#include "engine/nn/runner/run.hpp"
+#include "engine/core/spec.hpp"
+#include "engine/cli/study.hpp"
+
+namespace engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Options {
+  std::vector<std::string> files;
+  std::vector<std::string> sets;
+  std::string out;
+  std::string data;
+  bool expand = false;
+  bool fresh = false;
+  bool dry_run = false;
+  int64_t stop_after = 0;
+  int samples = 10;
+};
+
+Graph load_graph(const std::string& file, const Options& o) {
+  return build_graph(load_spec(file, o.sets), default_registry());
+}
+
+int cmd_check(const Options& o) {
+  int failed = 0;
+  for (const auto& f : o.files) {
+    try {
+      if (parse_toml_file(f).find("stages")) {  // a study file: every graph it names, as written
+        Study study = load_study(f);
+        size_t graphs = 0;
+        for (const auto& st : study.stages)
+          for (const auto& g : st.graphs) build_graph(load_spec(g, o.sets), default_registry()), ++graphs;
+        std::cout << f << ": ok  study, " << study.stages.size() << " stages, " << graphs << " graphs\n";
+        continue;
+      }
+      std::cout << check_line(load_graph(f, o)) << "\n";
+    } catch (const UserError& e) {
+      std::cout << "error: " << e.what() << "\n";
+      ++failed;
+    }
+  }
+  if (o.files.size() > 1) std::cout << o.files.size() - failed << " ok, " << failed << " failed\n";
+  return failed ? 2 : 0;
+}
+
+int cmd_info(const Options& o) {
+  Graph g = load_graph(o.files.at(0), o);
+  std::cout << layer_table(g) << "\n" << printed_model(g) << "\n";
+  return 0;
+}
+
+int cmd_draw(const Options& o) {
+  Graph g = load_graph(o.files.at(0), o);
+  fs::path out = o.out.empty() ? fs::path("runs") / g.name / "architecture.svg" : fs::path(o.out);
+  draw_graph(g, out, o.expand);
+  std::cout << "wrote " << out.string() << "\n";
+  return 0;
+}
+
+int cmd_run(const Options& o) {
+  RunOptions r;
+  r.sets = o.sets;
+  r.out = o.out;
+  r.data_root = o.data;
+  r.fresh = o.fresh;
+  r.stop_after = o.stop_after;
+  RunOutcome out = run_graph(o.files.at(0), r);
+  return out.interrupted ? 130 : 0;
+}
+
+int cmd_test(const Options& o) {
+  TestOptions t;
+  t.sets = o.sets;
+  t.out = o.out;
+  t.data_root = o.data;
+  t.samples = o.samples;
+  TestOutcome out = test_graph(o.files.at(0), t);
+  std::cout << out.report << "\ntest accuracy " << 100 * out.accuracy << "%; files in " << out.dir.string() << "\n";
+  return 0;
+}
+
+// A study file gives the stages; graph files are grouped by name ("3.1-A" → stage "3.1").
+int cmd_report(const Options& o) {
+  Study s;
+  if (o.files.size() == 1 && parse_toml_file(o.files[0]).find("stages")) {
+    s = load_study(o.files[0]);
+  } else {
+    s.title = "Study";
+    for (const auto& f : o.files) {
+      std::string name = load_spec(f).find("name")->s;
+      std::string stage = name.substr(0, name.find('-'));
+      if (s.stages.empty() || s.stages.back().name != stage) s.stages.push_back(StudyStage{stage, "", "", {}, false, stage == "final"});
+      s.stages.back().graphs.push_back(f);
+    }
+  }
+  if (!o.out.empty()) s.report = o.out;
+  fs::path written = write_study_report(s, "runs");
+  std::cout << "wrote " << written.string() << "\n";
+  return 0;
+}
+
+int cmd_config(const Options& o) {
+  Value spec = load_spec(o.files.at(0), o.sets);
+  complete_sections(spec);
+  build_graph(spec, default_registry(), false);  // report layer errors here too
+  std::cout << annotated_toml(spec);
+  return 0;
+}
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"engine: declarative graph-config networks on LibTorch: validate, draw, train, evaluate"};
+  app.require_subcommand(1);
+  Options o;
+  auto add_sets = [&](CLI::App* c) {
+    c->add_option("--set", o.sets, "override a key after inheritance, e.g. --set train.lr=0.01 (repeatable)");
+  };
+
+  // The graph, its run directory and the data: what run and test both read.
+  auto add_run_io = [&](CLI::App* c) {
+    c->add_option("file", o.files, "graph file")->required();
+    c->add_option("--out", o.out, "run directory (default runs/<name>)");
+    c->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  };
+
+  auto* check = app.add_subcommand("check", "validate graph files: params, channels, MACs, output shape");
+  check->add_option("files", o.files, "graph files")->required();
+  add_sets(check);
+  auto* info = app.add_subcommand("info", "per-node table (shapes, params, MACs) and print(model)");
+  info->add_option("file", o.files, "graph file")->required();
+  add_sets(info);
+  auto* draw = app.add_subcommand("draw", "draw the graph with Graphviz");
+  draw->add_option("file", o.files, "graph file")->required();
+  draw->add_option("-o,--out", o.out, "output .svg/.png/.pdf/.dot (default runs/<name>/architecture.svg)");
+  draw->add_flag("--expand", o.expand, "draw the layers inside every block");
+  add_sets(draw);
+  auto* config = app.add_subcommand("config", "print the fully resolved graph (extends, vars, overrides, defaults)");
+  config->add_option("file", o.files, "graph file")->required();
+  add_sets(config);
+  auto* ops = app.add_subcommand("ops", "list every op with its parameters");
+
+  auto* run = app.add_subcommand("run", "train a graph; rerunning resumes, a finished run is left as it is");
+  add_run_io(run);
+  run->add_flag("--fresh", o.fresh, "start over; an existing run directory is moved aside to <dir>.prev-N");
+  run->add_option("--stop-after", o.stop_after, "train at most N epochs now; the same command resumes later");
+  add_sets(run);
+  auto* test = app.add_subcommand("test", "evaluate a trained run's best.pt on the test split");
+  add_run_io(test);
+  test->add_option("--samples", o.samples, "test images drawn in samples.png");
+  add_sets(test);
+  auto* report = app.add_subcommand("report", "compare runs in one Markdown report");
+  report->add_option("files", o.files, "a study file, or graph files whose runs to compare")->required();
+  report->add_option("-o,--out", o.out, "report path (default runs/report.md)");
+  auto* study = app.add_subcommand("study", "run a whole ablation study: stages, winners, test, report");
+  study->add_option("file", o.files, "study file")->required();
+  study->add_flag("--dry-run", o.dry_run, "print the plan and validate every graph; train nothing");
+  study->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  try {
+    if (check->parsed()) return cmd_check(o);
+    if (info->parsed()) return cmd_info(o);
+    if (draw->parsed()) return cmd_draw(o);
+    if (config->parsed()) return cmd_config(o);
+    if (run->parsed()) return cmd_run(o);
+    if (test->parsed()) return cmd_test(o);
+    if (report->parsed()) return cmd_report(o);
+    if (study->parsed()) {
+      StudyOptions so;
+      so.data_root = o.data;
+      so.dry_run = o.dry_run;
+      return run_study(o.files.at(0), so);
+    }
+    if (ops->parsed()) {
+      std::cout << ops_catalogue(default_registry());
+      return 0;
+    }
+  } catch (const UserError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace engine

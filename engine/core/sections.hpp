@@ -1,0 +1,59 @@
+#pragma once
+// The sections of a graph file around its layers — [input], [limits], [data], [train] — with
+// every key's type, default and doc line, and the typed structs the runner reads.
+#include <string>
+#include <vector>
+
+#include "engine/core/data_config.hpp"
+#include "engine/core/schema.hpp"
+#include "engine/core/spec.hpp"
+
+namespace engine {
+
+const std::vector<KeyDef>& top_keys();
+const std::vector<KeyDef>& input_keys();
+const std::vector<KeyDef>& limits_keys();
+const std::vector<KeyDef>& data_keys();
+const std::vector<KeyDef>& augment_keys();
+const std::vector<KeyDef>& train_keys();
+
+// Checks every section of a resolved spec and fills in the defaults.
+void complete_sections(Value& spec);
+
+// Number of classes: the length of data.classes when given, else data.num_classes.
+int64_t class_count(const Value& spec);
+
+// The resolved graph as TOML with each section key's doc line beside it (`engine config`).
+std::string annotated_toml(const Value& completed_spec);
+
+struct TrainConfig {
+  std::string device = "auto";
+  int64_t threads = 0;
+  uint64_t seed = 0;
+  int64_t epochs = 20;
+  int64_t batch_size = 128;
+  int64_t eval_batch_size = 500;
+  std::string precision = "bf16";
+  std::string memory_format = "auto";
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 0;
+  std::string scheduler = "none";
+  int64_t step_size = 10;
+  double gamma = 0.1;
+  int64_t warmup_epochs = 0;
+  double min_lr = 0;
+  double label_smoothing = 0;
+};
+
+TrainConfig train_config(const Value& completed_spec);
+
+// [data] as the pipeline's struct. The root is `root_override` if given, else $ENGINE_DATA,
+// else [data].root; images are sized to the graph's input; the cache (when [data].cache is on)
+// lives in `cache_dir`.
+data::DataConfig data_config(const Value& completed_spec, const std::string& root_override,
+                             const std::vector<int64_t>& input_shape, const std::string& cache_dir);
+
+}  // namespace engine

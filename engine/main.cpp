@@ -1,3 +1,0 @@
-#include "engine/cli.hpp"
-
-int main(int argc, char** argv) { return engine::cli_main(argc, argv); }

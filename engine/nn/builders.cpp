@@ -1,0 +1,74 @@
+#include "engine/nn/builders.hpp"
+
+namespace engine {
+
+namespace nn = torch::nn;
+
+namespace {
+// In place only when asked for and nothing else reads the input.
+bool inplace(const Node& n) { return n.b("inplace") && !n.input_shared; }
+
+// PyTorch's default: stride = kernel.
+int64_t pool_stride(const Node& n) { return n.i("stride") ? n.i("stride") : n.i("kernel"); }
+
+Built sum(const Node&) {
+  return Built{nullptr, [](const std::vector<torch::Tensor>& x) {
+                 torch::Tensor s = x[0] + x[1];
+                 for (size_t k = 2; k < x.size(); ++k) s.add_(x[k]);
+                 return s;
+               }};
+}
+
+Built concat(const Node& n) {
+  int64_t dim = n.i("dim") + 1;  // past the batch dimension
+  return Built{nullptr, [dim](const std::vector<torch::Tensor>& x) { return torch::cat(x, dim); }};
+}
+}  // namespace
+
+const std::map<std::string, Builder>& op_builders() {
+  static const std::map<std::string, Builder> builders{
+      {"conv2d",
+       [](const Node& n) {
+         return built(nn::Conv2d(nn::Conv2dOptions(n.in()[0], n.i("out"), n.i("kernel"))
+                                     .stride(n.i("stride"))
+                                     .padding(n.i("padding"))
+                                     .dilation(n.i("dilation"))
+                                     .groups(n.i("groups"))
+                                     .bias(n.b("bias"))));
+       }},
+      {"batchnorm2d",
+       [](const Node& n) {
+         return built(nn::BatchNorm2d(nn::BatchNorm2dOptions(n.in()[0]).eps(n.f("eps")).momentum(n.f("momentum"))));
+       }},
+      {"relu", [](const Node& n) { return built(nn::ReLU(nn::ReLUOptions().inplace(inplace(n)))); }},
+      {"leaky_relu",
+       [](const Node& n) {
+         return built(
+             nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(n.f("negative_slope")).inplace(inplace(n))));
+       }},
+      {"elu", [](const Node& n) { return built(nn::ELU(nn::ELUOptions().alpha(n.f("alpha")).inplace(inplace(n)))); }},
+      {"gelu", [](const Node& n) { return built(nn::GELU(nn::GELUOptions().approximate(n.s("approximate")))); }},
+      {"identity", [](const Node&) { return built(nn::Identity()); }},
+      {"maxpool2d",
+       [](const Node& n) {
+         return built(nn::MaxPool2d(nn::MaxPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
+       }},
+      {"avgpool2d",
+       [](const Node& n) {
+         return built(nn::AvgPool2d(nn::AvgPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
+       }},
+      {"adaptive_avgpool2d",
+       [](const Node& n) {
+         return built(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({n.i("size"), n.i("size")})));
+       }},
+      {"flatten", [](const Node&) { return built(nn::Flatten()); }},
+      {"dropout", [](const Node& n) { return built(nn::Dropout(nn::DropoutOptions(n.f("p")))); }},
+      {"linear",
+       [](const Node& n) { return built(nn::Linear(nn::LinearOptions(n.in()[0], n.i("out")).bias(n.b("bias")))); }},
+      {"add", sum},
+      {"concat", concat},
+  };
+  return builders;
+}
+
+}  // namespace engine

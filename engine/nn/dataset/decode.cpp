@@ -1,0 +1,126 @@
+#include "engine/nn/dataset/decode.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+#include <sys/mman.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "engine/core/error.hpp"
+
+namespace engine::data {
+namespace {
+
+std::vector<uchar> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  std::vector<uchar> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!in) return {};
+  return bytes;
+}
+
+// libjpeg decodes a truncated JPEG "successfully" (grey bottom rows and a warning on stderr),
+// so a JPEG must end with its end-of-image marker to count as whole.
+bool is_truncated_jpeg(const std::vector<uchar>& bytes) {
+  const bool jpeg = bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8;
+  if (!jpeg) return false;
+  size_t end = bytes.size();
+  while (end > 2 && bytes[end - 1] == 0) --end;  // some writers pad with zeros
+  return end < 4 || bytes[end - 2] != 0xFF || bytes[end - 1] != 0xD9;
+}
+
+enum class Outcome : uint8_t { ok, corrupt, wrong_size };
+
+struct Result {
+  Outcome outcome = Outcome::ok;
+  int file_height = 0, file_width = 0;  // for the wrong-size message
+};
+
+Result decode_one(const std::string& path, int height, int width, bool resize, uint8_t* rgb_planes,
+                  std::array<uint64_t, 6>& sums) {
+  const std::vector<uchar> bytes = read_bytes(path);
+  if (bytes.empty() || is_truncated_jpeg(bytes)) return {Outcome::corrupt};
+  cv::Mat bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);  // grayscale comes back as 3 equal channels
+  if (bgr.empty()) return {Outcome::corrupt};
+  if (bgr.rows != height || bgr.cols != width) {
+    if (!resize) return {Outcome::wrong_size, bgr.rows, bgr.cols};
+    cv::Mat resized;
+    cv::resize(bgr, resized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+    bgr = resized;
+  }
+  // Split BGR straight into the tensor's R, G, B planes: B goes to plane 2, R to plane 0.
+  const size_t plane = static_cast<size_t>(height) * width;
+  cv::Mat planes[3] = {cv::Mat(height, width, CV_8U, rgb_planes + 2 * plane),
+                       cv::Mat(height, width, CV_8U, rgb_planes + plane),
+                       cv::Mat(height, width, CV_8U, rgb_planes)};
+  cv::split(bgr, planes);
+  for (size_t c = 0; c < 3; ++c) {
+    uint64_t sum = 0, squares = 0;
+    for (const uint8_t* p = rgb_planes + c * plane; p != rgb_planes + (c + 1) * plane; ++p) {
+      sum += *p;
+      squares += uint32_t(*p) * *p;
+    }
+    sums[c] = sum;
+    sums[3 + c] = squares;
+  }
+  return {};
+}
+
+// Fresh memory faults in 4 KiB at a time, which is slow (very slow in some VMs); ask the kernel
+// for 2 MiB pages for this one large buffer.
+torch::Tensor empty_on_huge_pages(torch::IntArrayRef sizes) {
+  constexpr size_t kHugePage = size_t(2) << 20;
+  size_t bytes = 1;
+  for (int64_t size : sizes) bytes *= size_t(size);
+  bytes = std::max(kHugePage, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+  void* data = std::aligned_alloc(kHugePage, bytes);
+  if (!data) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  ::madvise(data, bytes, MADV_HUGEPAGE);  // only a hint: without it we get small pages
+#endif
+  return torch::from_blob(data, sizes, [](void* p) { std::free(p); }, torch::kUInt8);
+}
+
+}  // namespace
+
+DecodedImages decode_images(const std::vector<std::string>& files, int height, int width, bool resize) {
+  const int64_t n = static_cast<int64_t>(files.size());
+  DecodedImages out;
+  out.images = empty_on_huge_pages({n, 3, height, width});
+  out.pixel_sums.assign(files.size(), {});
+  std::vector<Result> results(files.size());
+
+  // Workers take the next file from a shared counter: decode times vary with file size.
+  uint8_t* base = out.images.data_ptr<uint8_t>();
+  const size_t image_bytes = size_t(3) * height * width;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < files.size(); i = next++)
+      results[i] = decode_one(files[i], height, width, resize, base + i * image_bytes, out.pixel_sums[i]);
+  };
+  const size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(files.size(), 1));
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (results[i].outcome == Outcome::wrong_size)
+      throw UserError("image '" + files[i] + "' is " + std::to_string(results[i].file_width) + "x" +
+                      std::to_string(results[i].file_height) + " (width x height), not the graph's " +
+                      std::to_string(width) + "x" + std::to_string(height) +
+                      "; set data.resize = true to resize such images");
+    if (results[i].outcome == Outcome::corrupt) out.corrupt.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace engine::data

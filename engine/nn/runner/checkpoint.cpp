@@ -1,0 +1,86 @@
+#include "engine/nn/runner/checkpoint.hpp"
+
+#include "engine/core/error.hpp"
+
+namespace engine {
+
+namespace fs = std::filesystem;
+
+void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const CheckpointInfo& info) {
+  torch::serialize::OutputArchive archive, weights;
+  model.save(weights);
+  archive.write("model", weights);
+  if (optimizer) {
+    torch::serialize::OutputArchive state;
+    optimizer->save(state);
+    archive.write("optimizer", state);
+  }
+  archive.write("epoch", c10::IValue(info.epoch));
+  archive.write("best_val_acc", c10::IValue(info.best_val_acc));
+  archive.write("best_epoch", c10::IValue(info.best_epoch));
+  fs::path tmp = path;
+  tmp += ".tmp";
+  archive.save_to(tmp.string());
+  fs::rename(tmp, path);
+}
+
+namespace {
+std::string shape_of(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t k = 0; k < t.dim(); ++k) s += (k ? ", " : "") + std::to_string(t.size(k));
+  return s + "]";
+}
+
+// Module::load, but every mismatch is explained the way Caffe does it.
+void load_checked(torch::nn::Module& m, torch::serialize::InputArchive& a, const std::string& prefix,
+                  const fs::path& file) {
+  torch::NoGradGuard no_grad;
+  auto copy = [&](const std::string& key, torch::Tensor& target, bool buffer) {
+    torch::Tensor source;
+    std::string name = prefix + key;
+    if (!a.try_read(key, source, buffer))
+      throw UserError(file.string() + ": cannot copy " + (buffer ? "buffer" : "param") + " '" + name +
+                      "': the checkpoint has no such entry. It was written for another graph; retrain "
+                      "(engine run --fresh) or evaluate the graph it came from.");
+    if (source.sizes() != target.sizes())
+      throw UserError(file.string() + ": cannot copy param '" + name + "': shape mismatch. Checkpoint shape is " +
+                      shape_of(source) + "; model shape is " + shape_of(target) +
+                      ". The graph changed since this checkpoint was written; retrain it (engine run --fresh).");
+    target.copy_(source);
+  };
+  for (auto& p : m.named_parameters(false)) copy(p.key(), p.value(), false);
+  for (auto& b : m.named_buffers(false)) copy(b.key(), b.value(), true);
+  for (auto& child : m.named_children()) {
+    torch::serialize::InputArchive sub;
+    if (!a.try_read(child.key(), sub))
+      throw UserError(file.string() + ": cannot copy module '" + prefix + child.key() +
+                      "': the checkpoint has no such module. It was written for another graph.");
+    load_checked(*child.value(), sub, prefix + child.key() + ".", file);
+  }
+}
+}  // namespace
+
+CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+  if (!fs::exists(path)) throw UserError(path.string() + ": no such checkpoint (has the graph been trained? engine run FILE)");
+  torch::serialize::InputArchive archive, weights;
+  try {
+    archive.load_from(path.string());
+  } catch (const c10::Error& e) {
+    throw UserError(path.string() + ": not a readable checkpoint (" + std::string(e.what_without_backtrace()) + ")");
+  }
+  if (!archive.try_read("model", weights)) throw UserError(path.string() + ": not an engine checkpoint (no 'model')");
+  load_checked(model, weights, "", path);
+  if (optimizer) {
+    torch::serialize::InputArchive state;
+    if (archive.try_read("optimizer", state)) optimizer->load(state);
+  }
+  CheckpointInfo info;
+  c10::IValue v;
+  if (archive.try_read("epoch", v)) info.epoch = v.toInt();
+  if (archive.try_read("best_val_acc", v)) info.best_val_acc = v.toDouble();
+  if (archive.try_read("best_epoch", v)) info.best_epoch = v.toInt();
+  return info;
+}
+
+}  // namespace engine

@@ -1,0 +1,39 @@
+#pragma once
+// Where and how tensors are computed: device, threads, precision, memory layout.
+#include <string>
+
+#include <torch/torch.h>
+
+#include "engine/core/sections.hpp"
+
+namespace engine {
+
+struct Hardware {
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;           // autocast forward and loss to bfloat16
+  bool channels_last = false;  // NHWC activations and conv weights
+  int threads = 1;
+  std::string name;            // "cpu (2 threads)" or the GPU's name
+};
+
+// Resolves train.device/threads/precision/memory_format for a graph whose examples have
+// `input_rank` dimensions (channels_last needs images). Sets the torch thread count.
+Hardware setup_hardware(const TrainConfig& t, size_t input_rank);
+
+// Moves a model to the device and layout.
+void place_model(torch::nn::Module& model, const Hardware& hw);
+
+// bf16 autocast for the scope of one forward pass (and its loss), CPU or CUDA.
+// The weight-cast cache is cleared on exit, since the weights change every step.
+class Autocast {
+ public:
+  explicit Autocast(const Hardware& hw);
+  ~Autocast();
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+
+ private:
+  bool cpu_ = false, cuda_ = false;
+};
+
+}  // namespace engine
