@@ -43,6 +43,10 @@ TEST_SUITE("cli") {
     CHECK(test::run_cli({"check", "no/such/file.toml"}).code == 2);
     CHECK(test::run_cli({"check", "--no-such-flag"}).code == 2);
     CHECK(test::run_cli({"frobnicate"}).code == 2);
+    auto typo = test::run_cli({"trian", "graphs/baseline.toml"});
+    CHECK(typo.code == 2);
+    CHECK(typo.err.find("unknown command 'trian'; did you mean 'train'?") != std::string::npos);
+    CHECK(test::run_cli({"chek"}).err.find("did you mean 'check'?") != std::string::npos);
     auto r = test::run_cli({"check", (test::source_dir() / "graphs/baseline.toml").string(),
                             (test::source_dir() / "tests/bad/unknown_op.toml").string()});
     CHECK(r.code == 2);

@@ -12,7 +12,7 @@ Graph graph_of(const std::string& input, const std::string& layers) {
   std::string text = "name = \"t\"\n[input]\nshape = " + input + "\n[limits]\nmax_params = 100_000_000\nmax_channels = 4096\n" + layers;
   Value spec = parse_toml_string(text, "t.toml");
   substitute_vars(spec, {{"classes", Value::of_int(10)}});
-  return build_graph(spec, default_registry());
+  return resolve_graph(spec).graph;
 }
 
 // Builds the graph, runs a batch of 2 through it, compares with the static figures.

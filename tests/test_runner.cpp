@@ -129,7 +129,7 @@ TEST_SUITE("runner") {
     Fixture f;
     auto build = [&](const std::string& file, int seed) {
       torch::manual_seed(seed);
-      Graph g = build_graph(load_spec(file), default_registry());
+      Graph g = load_graph(file).graph;
       return build_model(g);
     };
     GraphModule a = build(f.graph.string(), 1);

@@ -12,7 +12,7 @@ namespace {
 std::filesystem::path graph_file(const std::string& name) { return test::source_dir() / "graphs" / name; }
 
 Graph resnet(const std::vector<std::string>& sets, bool limits = true) {
-  return build_graph(load_spec(graph_file("baseline.toml"), sets), default_registry(), limits);
+  return load_graph(graph_file("baseline.toml"), sets, {}, limits).graph;
 }
 }  // namespace
 
@@ -81,8 +81,8 @@ from = ["b2", "skip_bn"]
 op = "relu"
 )";
     const char* block = "name = \"block\"\n[input]\nshape = [16, 8, 8]\n[[layers]]\nop = \"basic_block\"\nout = 32\nstride = 2\n";
-    Graph a = build_graph(parse_toml_string(by_hand, "hand.toml"), default_registry());
-    Graph b = build_graph(parse_toml_string(block, "block.toml"), default_registry());
+    Graph a = resolve_graph(parse_toml_string(by_hand, "hand.toml")).graph;
+    Graph b = resolve_graph(parse_toml_string(block, "block.toml")).graph;
     CHECK(a.output() == b.output());
     CHECK(a.params == b.params);
     CHECK(a.macs == b.macs);
@@ -116,7 +116,7 @@ name = "r"
 op = "add"
 from = ["r", "c"]
 )";
-    Graph g = build_graph(parse_toml_string(text, "fan.toml"), default_registry());
+    Graph g = resolve_graph(parse_toml_string(text, "fan.toml")).graph;
     CHECK(g.nodes[1].input_shared);
     GraphModule m = build_model(g);
     torch::NoGradGuard ng;
@@ -149,7 +149,7 @@ op = "flatten"
 op = "linear"
 out = 2
 )";
-    Graph g = build_graph(parse_toml_string(text, "res.toml"), default_registry());
+    Graph g = resolve_graph(parse_toml_string(text, "res.toml")).graph;
     GraphModule m = build_model(g);
     torch::Tensor x = torch::randn({5, 3, 8, 8});
     torch::Tensor loss = m->forward(x).pow(2).sum();

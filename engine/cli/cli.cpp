@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <iostream>
 
 #include "engine/core/sections.hpp"
@@ -30,23 +31,21 @@ struct Options {
   int samples = 10;
 };
 
-Graph load_graph(const std::string& file, const Options& o) {
-  return build_graph(load_spec(file, o.sets), default_registry());
-}
+Graph graph_of(const std::string& file, const Options& o) { return load_graph(file, o.sets).graph; }
 
 int cmd_check(const Options& o) {
   int failed = 0;
   for (const auto& f : o.files) {
     try {
-      if (parse_toml_file(f).find("stages")) {  // a study file: every graph it names, as written
+      if (is_study_file(f)) {  // every graph it names, as written
         Study study = load_study(f);
         size_t graphs = 0;
         for (const auto& st : study.stages)
-          for (const auto& g : st.graphs) build_graph(load_spec(g, o.sets), default_registry()), ++graphs;
+          for (const auto& g : st.graphs) load_graph(g, o.sets), ++graphs;
         std::cout << f << ": ok  study, " << study.stages.size() << " stages, " << graphs << " graphs\n";
         continue;
       }
-      std::cout << check_line(load_graph(f, o)) << "\n";
+      std::cout << check_line(graph_of(f, o)) << "\n";
     } catch (const UserError& e) {
       std::cout << "error: " << e.what() << "\n";
       ++failed;
@@ -57,13 +56,13 @@ int cmd_check(const Options& o) {
 }
 
 int cmd_info(const Options& o) {
-  Graph g = load_graph(o.files.at(0), o);
+  Graph g = graph_of(o.files.at(0), o);
   std::cout << layer_table(g) << "\n" << printed_model(g) << "\n";
   return 0;
 }
 
 int cmd_draw(const Options& o) {
-  Graph g = load_graph(o.files.at(0), o);
+  Graph g = graph_of(o.files.at(0), o);
   fs::path out = o.out.empty() ? fs::path("runs") / g.name / "architecture.svg" : fs::path(o.out);
   draw_graph(g, out, o.expand);
   std::cout << "wrote " << out.string() << "\n";
@@ -95,14 +94,19 @@ int cmd_test(const Options& o) {
 // A study file gives the stages; graph files are grouped by name ("3.1-A" → stage "3.1").
 int cmd_report(const Options& o) {
   Study s;
-  if (o.files.size() == 1 && parse_toml_file(o.files[0]).find("stages")) {
+  if (o.files.size() == 1 && is_study_file(o.files[0])) {
     s = load_study(o.files[0]);
   } else {
     s.title = "Study";
     for (const auto& f : o.files) {
       std::string name = load_spec(f).find("name")->s;
       std::string stage = name.substr(0, name.find('-'));
-      if (s.stages.empty() || s.stages.back().name != stage) s.stages.push_back(StudyStage{stage, "", "", {}, false, stage == "final"});
+      if (s.stages.empty() || s.stages.back().name != stage) {
+        StudyStage st;
+        st.name = stage;
+        st.final = stage == "final";
+        s.stages.push_back(st);
+      }
       s.stages.back().graphs.push_back(f);
     }
   }
@@ -113,10 +117,8 @@ int cmd_report(const Options& o) {
 }
 
 int cmd_config(const Options& o) {
-  Value spec = load_spec(o.files.at(0), o.sets);
-  complete_sections(spec);
-  build_graph(spec, default_registry(), false);  // report layer errors here too
-  std::cout << annotated_toml(spec);
+  // Layer errors are reported here too; limits are not (the point may be to see why).
+  std::cout << annotated_toml(load_graph(o.files.at(0), o.sets, {}, false).spec);
   return 0;
 }
 }  // namespace
@@ -153,6 +155,7 @@ int cli_main(int argc, char** argv) {
   auto* ops = app.add_subcommand("ops", "list every op with its parameters");
 
   auto* run = app.add_subcommand("run", "train a graph; rerunning resumes, a finished run is left as it is");
+  run->alias("train");
   add_run_io(run);
   run->add_flag("--fresh", o.fresh, "start over; an existing run directory is moved aside to <dir>.prev-N");
   run->add_option("--stop-after", o.stop_after, "train at most N epochs now; the same command resumes later");
@@ -170,6 +173,20 @@ int cli_main(int argc, char** argv) {
   study->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
 
   spdlog::set_pattern("[%H:%M:%S] %v");
+  if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say "A subcommand is required"
+    std::vector<std::string> names;
+    for (const auto* c : app.get_subcommands({})) {
+      names.push_back(c->get_name());
+      for (const auto& alias : c->get_aliases()) names.push_back(alias);
+    }
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::cerr << "error: unknown command '" << argv[1] << "'" << did_you_mean(argv[1], names)
+                << " (commands: " << list << ")\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

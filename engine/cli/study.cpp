@@ -17,6 +17,8 @@ namespace engine {
 
 namespace fs = std::filesystem;
 
+bool is_study_file(const fs::path& file) { return parse_toml_file(file).find("stages") != nullptr; }
+
 Study load_study(const fs::path& file) {
   Value v = parse_toml_file(file);
   apply_schema(v,
@@ -91,7 +93,7 @@ int validate_plan(const Study& s) {
           const auto& more = lineage[base.string()];
           bases.insert(bases.end(), more.begin(), more.end());
         }
-        Graph graph = build_graph(load_spec(g, {}, bases), default_registry());
+        Graph graph = load_graph(g, {}, bases).graph;
         std::cout << "  " << check_line(graph) << (base.empty() ? "" : "  [on " + stem(base) + "]") << "\n";
         ++checked;
         if (lineage.find(g.string()) == lineage.end()) lineage[g.string()] = bases;

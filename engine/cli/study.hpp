@@ -23,6 +23,8 @@ struct Study {
 };
 
 Study load_study(const std::filesystem::path& file);
+// A study file lists [[stages]]; a graph file does not.
+bool is_study_file(const std::filesystem::path& file);
 
 struct StudyOptions {
   std::string data_root;

@@ -16,7 +16,7 @@ struct AugmentConfig {
 };
 
 struct DataConfig {
-  std::string root;                  ///< Tiny ImageNet root (holds wnids.txt, words.txt, train/, val/)
+  std::string root = "data/tiny-imagenet-200";  ///< Tiny ImageNet root (holds wnids.txt, words.txt, train/, val/)
   std::vector<std::string> classes;  ///< wnids to use, in label order; empty = choose num_classes of them with class_seed
   int num_classes = 10;              ///< how many classes to choose when `classes` is empty (ignored otherwise)
   uint64_t class_seed = 0;           ///< seed of the choice of classes when `classes` is empty
@@ -26,6 +26,7 @@ struct DataConfig {
   int width = 64;                    ///< image width fed to the graph (from its input shape)
   bool resize = true;                ///< resize images that are not height x width (cv::INTER_AREA); false = such images are an error
   bool skip_corrupt = false;         ///< skip undecodable images with a warning instead of failing
+  bool cache = true;                 ///< [data].cache: keep decoded images on disk (in cache_dir)
   std::string cache_dir;             ///< directory for the decoded-image cache; empty = no cache
   std::vector<double> mean;          ///< per-channel RGB mean in [0,1] for normalisation; empty = computed on the train split
   std::vector<double> std;           ///< per-channel RGB std in [0,1] for normalisation; empty = computed on the train split

@@ -152,9 +152,9 @@ std::vector<Node> build_nodes(const std::vector<Value>& layers, const Shape& inp
   return nodes;
 }
 
-Graph build_graph(const Value& raw, const Registry& registry, bool check_limits) {
-  Value spec = raw;
-  complete_sections(spec);
+Graph build_graph(const Value& spec, const Registry& registry, bool check_limits) {
+  if (!spec.find("limits") || !spec.find("train"))
+    throw std::logic_error("build_graph needs a spec completed by complete_sections");
 
   Graph g;
   g.file = spec.loc.file;
@@ -167,8 +167,7 @@ Graph build_graph(const Value& raw, const Registry& registry, bool check_limits)
   g.num_classes = class_count(spec);
 
   const Value& limits = *spec.find("limits");
-  g.limits.max_params = limits.find("max_params")->as_int("limits.max_params");
-  g.limits.max_channels = limits.find("max_channels")->as_int("limits.max_channels");
+  g.limits = limits_config(spec);
   g.limits.params_loc = limits.find("max_params")->loc;
   g.limits.channels_loc = limits.find("max_channels")->loc;
 
@@ -197,6 +196,17 @@ Graph build_graph(const Value& raw, const Registry& registry, bool check_limits)
                                              commas(largest->params) + ")");
   }
   return g;
+}
+
+LoadedGraph resolve_graph(Value spec, bool check_limits) {
+  complete_sections(spec);
+  Graph g = build_graph(spec, default_registry(), check_limits);
+  return LoadedGraph{std::move(spec), std::move(g)};
+}
+
+LoadedGraph load_graph(const std::filesystem::path& file, const std::vector<std::string>& overrides,
+                       const std::vector<std::filesystem::path>& bases, bool check_limits) {
+  return resolve_graph(load_spec(file, overrides, bases), check_limits);
 }
 
 }  // namespace engine

@@ -46,10 +46,11 @@ struct Node {
   const Node* child(const std::string& name) const;
 };
 
+// [limits]; the defaults are these initialisers (engine/core/sections.cpp binds the keys).
 struct Limits {
   int64_t max_params = 5'000'000;
   int64_t max_channels = 512;
-  Loc params_loc, channels_loc;
+  Loc params_loc, channels_loc;  // where the values were written, for limit errors
 };
 
 struct Graph {
@@ -65,9 +66,20 @@ struct Graph {
   const Shape& output() const { return nodes.back().out; }
 };
 
-// Validates layers of a resolved spec (see load_spec): shapes, parameters, limits.
-// Throws SpecError naming file:line:col, the node and what was expected.
-Graph build_graph(const Value& spec, const Registry& registry, bool check_limits = true);
+// Validates the layers of a resolved spec whose sections are complete (load_spec, then
+// complete_sections): shapes, parameters, limits. Throws SpecError naming file:line:col, the
+// node and what was expected.
+Graph build_graph(const Value& completed_spec, const Registry& registry, bool check_limits = true);
+
+// What every command starts from: the spec resolved and completed, and its validated graph.
+struct LoadedGraph {
+  Value spec;
+  Graph graph;
+};
+LoadedGraph load_graph(const std::filesystem::path& file, const std::vector<std::string>& overrides = {},
+                       const std::vector<std::filesystem::path>& bases = {}, bool check_limits = true);
+// The same for a spec already in memory (tests, generated graphs).
+LoadedGraph resolve_graph(Value spec, bool check_limits = true);
 
 // Validates a list of layer tables fed by `input` (used for the top level and for the
 // expansion of composite ops).

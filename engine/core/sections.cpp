@@ -1,6 +1,7 @@
 #include "engine/core/sections.hpp"
 
 #include <cstdlib>
+#include <type_traits>
 
 namespace engine {
 
@@ -8,7 +9,120 @@ namespace {
 KeyDef key_table(std::string name, std::string doc) {
   return KeyDef{std::move(name), Type::Table, Value::table(), std::move(doc), {}, {}};
 }
+
+// A key bound to `member` of S; its type and default come from the member and S's initialiser.
+template <class S, class M>
+Field<S> field(std::string name, M S::*member, std::string doc, std::optional<double> min = {},
+               std::vector<std::string> choices = {}) {
+  const M def = S{}.*member;
+  KeyDef key;
+  if constexpr (std::is_same_v<M, bool>) {
+    key = key_bool(std::move(name), def, std::move(doc));
+  } else if constexpr (std::is_integral_v<M>) {
+    key = key_int(std::move(name), static_cast<int64_t>(def), std::move(doc), min);
+  } else if constexpr (std::is_floating_point_v<M>) {
+    key = key_float(std::move(name), def, std::move(doc), min);
+  } else if constexpr (std::is_same_v<M, std::string>) {
+    key = key_string(std::move(name), def, std::move(doc), std::move(choices));
+  } else if constexpr (std::is_same_v<M, std::vector<std::string>>) {
+    key = key_strings(std::move(name), def, std::move(doc));
+  } else {
+    static_assert(std::is_same_v<M, std::vector<double>>, "add the member's type here");
+    key = key_floats(std::move(name), def, std::move(doc));
+  }
+  auto bind = [member, what = key.name](S& into, const Value& v) {
+    if constexpr (std::is_same_v<M, bool>) into.*member = v.as_bool(what);
+    else if constexpr (std::is_integral_v<M>) into.*member = static_cast<M>(v.as_int(what));
+    else if constexpr (std::is_floating_point_v<M>) into.*member = v.as_float(what);
+    else if constexpr (std::is_same_v<M, std::string>) into.*member = v.as_string(what);
+    else if constexpr (std::is_same_v<M, std::vector<std::string>>) into.*member = v.as_strings(what);
+    else into.*member = v.as_floats(what);
+  };
+  return Field<S>{std::move(key), bind};
+}
+
+template <class S>
+std::vector<KeyDef> keys_of(const std::vector<Field<S>>& fields) {
+  std::vector<KeyDef> keys;
+  for (const auto& f : fields) keys.push_back(f.key);
+  return keys;
+}
+
+// Copies a completed section's values into a default S through its fields.
+template <class S>
+S bind_section(const Value& table, const std::vector<Field<S>>& fields) {
+  S out;
+  for (const auto& f : fields)
+    if (f.bind) f.bind(out, *table.find(f.key.name));
+  return out;
+}
 }  // namespace
+
+const std::vector<Field<TrainConfig>>& train_fields() {
+  using T = TrainConfig;
+  static const std::vector<Field<T>> fields{
+      field("device", &T::device, "auto picks CUDA when LibTorch has it", {}, {"auto", "cpu", "cuda"}),
+      field("threads", &T::threads, "CPU threads (0: all cores)", 0),
+      field("seed", &T::seed, "seed of initialisation, shuffling, augmentation and dropout", 0),
+      field("epochs", &T::epochs, "number of epochs", 1),
+      field("batch_size", &T::batch_size, "training batch size", 1),
+      field("eval_batch_size", &T::eval_batch_size, "validation/test batch size (no gradients, so larger)", 1),
+      field("precision", &T::precision, "bf16: autocast forward and loss, fp32 weights and optimiser", {},
+            {"fp32", "bf16"}),
+      field("memory_format", &T::memory_format, "auto: channels_last where it is faster (CPU oneDNN, CUDA)", {},
+            {"auto", "channels_last", "contiguous"}),
+      field("optimizer", &T::optimizer, "optimiser", {}, {"adam", "adamw", "sgd"}),
+      field("lr", &T::lr, "learning rate", 0),
+      field("momentum", &T::momentum, "SGD momentum", 0),
+      field("nesterov", &T::nesterov, "SGD Nesterov momentum"),
+      field("weight_decay", &T::weight_decay, "weight decay (decoupled for adamw)", 0),
+      field("scheduler", &T::scheduler, "learning-rate schedule per epoch", {}, {"none", "step", "cosine"}),
+      field("step_size", &T::step_size, "step scheduler: epochs between decays", 1),
+      field("gamma", &T::gamma, "step scheduler: decay factor", 0),
+      field("warmup_epochs", &T::warmup_epochs, "linear warm-up from lr/10 over this many epochs", 0),
+      field("min_lr", &T::min_lr, "cosine scheduler: final learning rate", 0),
+      field("label_smoothing", &T::label_smoothing, "CrossEntropyLoss label smoothing", 0),
+  };
+  return fields;
+}
+
+const std::vector<Field<data::DataConfig>>& data_fields() {
+  using D = data::DataConfig;
+  static const std::vector<Field<D>> fields{
+      field("root", &D::root, "dataset root in the official Tiny ImageNet layout (--data or ENGINE_DATA override it)"),
+      field("classes", &D::classes, "wnids to use, in label order; empty: choose num_classes"),
+      field("num_classes", &D::num_classes, "how many classes to choose (seeded) when classes is empty", 1),
+      field("class_seed", &D::class_seed, "seed of the class choice", 0),
+      field("val_fraction", &D::val_fraction, "share of each class's train images held out for validation", 0),
+      field("split_seed", &D::split_seed, "seed of the stratified train/val split", 0),
+      field("resize", &D::resize, "resize images that are not the input size (false: reject them)"),
+      field("skip_corrupt", &D::skip_corrupt, "skip undecodable images with a warning instead of failing"),
+      field("cache", &D::cache, "keep decoded images in runs/.cache so the next run starts at once"),
+      field("mean", &D::mean, "per-channel mean in [0,1]; empty: computed on the train split"),
+      field("std", &D::std, "per-channel std in [0,1]; empty: computed on the train split"),
+      Field<D>{key_table("augment", "training-time augmentation, applied per batch"), nullptr},
+  };
+  return fields;
+}
+
+const std::vector<Field<data::AugmentConfig>>& augment_fields() {
+  using A = data::AugmentConfig;
+  static const std::vector<Field<A>> fields{
+      field("crop_padding", &A::crop_padding, "random crop after zero padding by this many pixels (0: off)", 0),
+      field("flip", &A::flip, "random horizontal flip"),
+      field("jitter", &A::jitter, "colour jitter strength for brightness/contrast/saturation (0: off)", 0),
+      field("erasing", &A::erasing, "random erasing probability (0: off)", 0),
+  };
+  return fields;
+}
+
+const std::vector<Field<Limits>>& limits_fields() {
+  static const std::vector<Field<Limits>> fields{
+      field("max_params", &Limits::max_params, "largest allowed number of parameters", 1),
+      field("max_channels", &Limits::max_channels, "largest allowed output width of any conv or linear layer", 1),
+  };
+  return fields;
+}
 
 const std::vector<KeyDef>& top_keys() {
   static const std::vector<KeyDef> keys{
@@ -32,66 +146,19 @@ const std::vector<KeyDef>& input_keys() {
 }
 
 const std::vector<KeyDef>& limits_keys() {
-  static const std::vector<KeyDef> keys{
-      key_int("max_params", 5'000'000, "largest allowed number of parameters", 1),
-      key_int("max_channels", 512, "largest allowed output width of any conv or linear layer", 1),
-  };
+  static const std::vector<KeyDef> keys = keys_of(limits_fields());
   return keys;
 }
-
 const std::vector<KeyDef>& data_keys() {
-  static const std::vector<KeyDef> keys{
-      key_string("root", "data/tiny-imagenet-200",
-                 "dataset root in the official Tiny ImageNet layout (--data or ENGINE_DATA override it)"),
-      key_strings("classes", std::vector<std::string>{}, "wnids to use, in label order; empty: choose num_classes"),
-      key_int("num_classes", 10, "how many classes to choose (seeded) when classes is empty", 1),
-      key_int("class_seed", 0, "seed of the class choice", 0),
-      key_float("val_fraction", 0.1, "share of each class's train images held out for validation", 0),
-      key_int("split_seed", 0, "seed of the stratified train/val split", 0),
-      key_bool("resize", true, "resize images that are not the input size (false: reject them)"),
-      key_bool("skip_corrupt", false, "skip undecodable images with a warning instead of failing"),
-      key_bool("cache", true, "keep decoded images in runs/.cache so the next run starts at once"),
-      key_floats("mean", std::vector<double>{}, "per-channel mean in [0,1]; empty: computed on the train split"),
-      key_floats("std", std::vector<double>{}, "per-channel std in [0,1]; empty: computed on the train split"),
-      key_table("augment", "training-time augmentation, applied per batch"),
-  };
+  static const std::vector<KeyDef> keys = keys_of(data_fields());
   return keys;
 }
-
 const std::vector<KeyDef>& augment_keys() {
-  static const std::vector<KeyDef> keys{
-      key_int("crop_padding", 0, "random crop after zero padding by this many pixels (0: off)", 0),
-      key_bool("flip", false, "random horizontal flip"),
-      key_float("jitter", 0.0, "colour jitter strength for brightness/contrast/saturation (0: off)", 0),
-      key_float("erasing", 0.0, "random erasing probability (0: off)", 0),
-  };
+  static const std::vector<KeyDef> keys = keys_of(augment_fields());
   return keys;
 }
-
 const std::vector<KeyDef>& train_keys() {
-  static const std::vector<KeyDef> keys{
-      key_string("device", "auto", "auto picks CUDA when LibTorch has it", {"auto", "cpu", "cuda"}),
-      key_int("threads", 0, "CPU threads (0: all cores)", 0),
-      key_int("seed", 0, "seed of initialisation, shuffling, augmentation and dropout", 0),
-      key_int("epochs", 20, "number of epochs", 1),
-      key_int("batch_size", 128, "training batch size", 1),
-      key_int("eval_batch_size", 500, "validation/test batch size (no gradients, so larger)", 1),
-      key_string("precision", "bf16", "bf16: autocast forward and loss, fp32 weights and optimiser",
-                 {"fp32", "bf16"}),
-      key_string("memory_format", "auto", "auto: channels_last where it is faster (CPU oneDNN, CUDA)",
-                 {"auto", "channels_last", "contiguous"}),
-      key_string("optimizer", "adam", "optimiser", {"adam", "adamw", "sgd"}),
-      key_float("lr", 1e-3, "learning rate", 0),
-      key_float("momentum", 0.9, "SGD momentum", 0),
-      key_bool("nesterov", false, "SGD Nesterov momentum"),
-      key_float("weight_decay", 0.0, "weight decay (decoupled for adamw)", 0),
-      key_string("scheduler", "none", "learning-rate schedule per epoch", {"none", "step", "cosine"}),
-      key_int("step_size", 10, "step scheduler: epochs between decays", 1),
-      key_float("gamma", 0.1, "step scheduler: decay factor", 0),
-      key_int("warmup_epochs", 0, "linear warm-up from lr/10 over this many epochs", 0),
-      key_float("min_lr", 0.0, "cosine scheduler: final learning rate", 0),
-      key_float("label_smoothing", 0.0, "CrossEntropyLoss label smoothing", 0),
-  };
+  static const std::vector<KeyDef> keys = keys_of(train_fields());
   return keys;
 }
 
@@ -108,11 +175,12 @@ void complete_sections(Value& spec) {
 
 int64_t class_count(const Value& spec) {
   const Value* data = spec.find("data");
-  if (!data || !data->is(Value::Kind::Table)) return 10;
-  if (const Value* c = data->find("classes"); c && c->is(Value::Kind::Array) && !c->items.empty())
-    return static_cast<int64_t>(c->items.size());
-  if (const Value* n = data->find("num_classes"); n && n->is(Value::Kind::Int)) return n->i;
-  return 10;
+  if (data && data->is(Value::Kind::Table)) {
+    if (const Value* c = data->find("classes"); c && c->is(Value::Kind::Array) && !c->items.empty())
+      return static_cast<int64_t>(c->items.size());
+    if (const Value* n = data->find("num_classes"); n && n->is(Value::Kind::Int)) return n->i;
+  }
+  return data::DataConfig{}.num_classes;
 }
 
 namespace {
@@ -143,58 +211,24 @@ std::string annotated_toml(const Value& spec) {
   return out + to_toml(rest);
 }
 
-TrainConfig train_config(const Value& spec) {
-  const Value& t = *spec.find("train");
-  auto get = [&](const char* k) -> const Value& { return *t.find(k); };
-  TrainConfig c;
-  c.device = get("device").s;
-  c.threads = get("threads").i;
-  c.seed = static_cast<uint64_t>(get("seed").i);
-  c.epochs = get("epochs").i;
-  c.batch_size = get("batch_size").i;
-  c.eval_batch_size = get("eval_batch_size").i;
-  c.precision = get("precision").s;
-  c.memory_format = get("memory_format").s;
-  c.optimizer = get("optimizer").s;
-  c.lr = get("lr").f;
-  c.momentum = get("momentum").f;
-  c.nesterov = get("nesterov").b;
-  c.weight_decay = get("weight_decay").f;
-  c.scheduler = get("scheduler").s;
-  c.step_size = get("step_size").i;
-  c.gamma = get("gamma").f;
-  c.warmup_epochs = get("warmup_epochs").i;
-  c.min_lr = get("min_lr").f;
-  c.label_smoothing = get("label_smoothing").f;
-  return c;
-}
+TrainConfig train_config(const Value& spec) { return bind_section(*spec.find("train"), train_fields()); }
+
+Limits limits_config(const Value& spec) { return bind_section(*spec.find("limits"), limits_fields()); }
 
 data::DataConfig data_config(const Value& spec, const std::string& root_override,
                              const std::vector<int64_t>& input_shape, const std::string& cache_dir) {
   const Value& d = *spec.find("data");
-  const Value& a = *d.find("augment");
-  data::DataConfig c;
+  data::DataConfig c = bind_section(d, data_fields());
+  c.augment = bind_section(*d.find("augment"), augment_fields());
   const char* env = std::getenv("ENGINE_DATA");
-  c.root = !root_override.empty() ? root_override : (env && *env) ? std::string(env) : d.find("root")->s;
-  c.classes = d.find("classes")->as_strings("data.classes");
-  c.num_classes = static_cast<int>(d.find("num_classes")->i);
-  c.class_seed = static_cast<uint64_t>(d.find("class_seed")->i);
-  c.val_fraction = d.find("val_fraction")->f;
-  c.split_seed = static_cast<uint64_t>(d.find("split_seed")->i);
+  if (!root_override.empty()) c.root = root_override;
+  else if (env && *env) c.root = env;
   if (input_shape.size() != 3 || input_shape[0] != 3)
     throw SpecError(spec.find("input")->find("shape")->loc,
                     "input.shape must be [3, height, width] to train on RGB images");
   c.height = static_cast<int>(input_shape[1]);
   c.width = static_cast<int>(input_shape[2]);
-  c.resize = d.find("resize")->b;
-  c.skip_corrupt = d.find("skip_corrupt")->b;
-  if (d.find("cache")->b) c.cache_dir = cache_dir;
-  c.mean = d.find("mean")->as_floats("data.mean");
-  c.std = d.find("std")->as_floats("data.std");
-  c.augment.crop_padding = static_cast<int>(a.find("crop_padding")->i);
-  c.augment.flip = a.find("flip")->b;
-  c.augment.jitter = a.find("jitter")->f;
-  c.augment.erasing = a.find("erasing")->f;
+  if (c.cache) c.cache_dir = cache_dir;
   return c;
 }
 

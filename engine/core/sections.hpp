@@ -1,30 +1,26 @@
 #pragma once
-// The sections of a graph file around its layers — [input], [limits], [data], [train] — with
-// every key's type, default and doc line, and the typed structs the runner reads.
+// The sections of a graph file around its layers — [input], [limits], [data], [train]. Each
+// section is one table of fields: a key (type, doc, allowed values, minimum) bound to a member
+// of the struct the runner reads. The struct's member initialisers are the defaults, so a
+// default is written once; validation, binding and `engine config`'s doc lines all come from
+// the same table.
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "engine/core/data_config.hpp"
+#include "engine/core/graph.hpp"
 #include "engine/core/schema.hpp"
 #include "engine/core/spec.hpp"
 
 namespace engine {
 
-const std::vector<KeyDef>& top_keys();
-const std::vector<KeyDef>& input_keys();
-const std::vector<KeyDef>& limits_keys();
-const std::vector<KeyDef>& data_keys();
-const std::vector<KeyDef>& augment_keys();
-const std::vector<KeyDef>& train_keys();
-
-// Checks every section of a resolved spec and fills in the defaults.
-void complete_sections(Value& spec);
-
-// Number of classes: the length of data.classes when given, else data.num_classes.
-int64_t class_count(const Value& spec);
-
-// The resolved graph as TOML with each section key's doc line beside it (`engine config`).
-std::string annotated_toml(const Value& completed_spec);
+// One key of a section and where its value goes in the section's struct S.
+template <class S>
+struct Field {
+  KeyDef key;
+  std::function<void(S& into, const Value& value)> bind;  // null: bound elsewhere (a sub-table)
+};
 
 struct TrainConfig {
   std::string device = "auto";
@@ -48,7 +44,30 @@ struct TrainConfig {
   double label_smoothing = 0;
 };
 
+const std::vector<Field<TrainConfig>>& train_fields();
+const std::vector<Field<data::DataConfig>>& data_fields();
+const std::vector<Field<data::AugmentConfig>>& augment_fields();
+const std::vector<Field<Limits>>& limits_fields();
+
+const std::vector<KeyDef>& top_keys();
+const std::vector<KeyDef>& input_keys();
+const std::vector<KeyDef>& limits_keys();
+const std::vector<KeyDef>& data_keys();
+const std::vector<KeyDef>& augment_keys();
+const std::vector<KeyDef>& train_keys();
+
+// Checks every section of a resolved spec and fills in the defaults.
+void complete_sections(Value& spec);
+
+// Number of classes: the length of data.classes when given, else data.num_classes (or its
+// default when the spec does not set it).
+int64_t class_count(const Value& spec);
+
+// The resolved graph as TOML with each section key's doc line beside it (`engine config`).
+std::string annotated_toml(const Value& completed_spec);
+
 TrainConfig train_config(const Value& completed_spec);
+Limits limits_config(const Value& completed_spec);
 
 // [data] as the pipeline's struct. The root is `root_override` if given, else $ENGINE_DATA,
 // else [data].root; images are sized to the graph's input; the cache (when [data].cache is on)

@@ -1,5 +1,7 @@
 #include "engine/nn/dataset/tiny_imagenet.hpp"
 
+#include "engine/core/spec.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -46,21 +48,6 @@ fs::path checked_root(const std::string& root) {
   return path;
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 std::vector<std::string> choose_classes(const DataConfig& config, const fs::path& root,
                                         const std::vector<std::string>& available) {
   const std::string wnids_txt = in_quotes(root / "wnids.txt");
@@ -68,11 +55,7 @@ std::vector<std::string> choose_classes(const DataConfig& config, const fs::path
     std::set<std::string> seen;
     for (const auto& wnid : config.classes) {
       if (!std::binary_search(available.begin(), available.end(), wnid)) {
-        const auto nearest = std::min_element(available.begin(), available.end(), [&](auto& a, auto& b) {
-          return edit_distance(wnid, a) < edit_distance(wnid, b);
-        });
-        throw UserError("data.classes: '" + wnid + "' is not listed in " + wnids_txt +
-                        (nearest != available.end() ? "; did you mean '" + *nearest + "'?" : ""));
+        throw UserError("data.classes: '" + wnid + "' is not listed in " + wnids_txt + did_you_mean(wnid, available));
       }
       if (!seen.insert(wnid).second) throw UserError("data.classes lists '" + wnid + "' twice");
     }
@@ -303,7 +286,7 @@ TinyImageNet load_tiny_imagenet(const DataConfig& config, TestSplit test) {
 
   std::optional<DecodedSplits> splits;
   std::string key, cache_path;
-  if (!config.cache_dir.empty()) {
+  if (config.cache && !config.cache_dir.empty()) {
     key = cache_key(config, files, test);
     cache_path = cache_file(config.cache_dir, key);
     splits = read_cache(cache_path, key, files.fingerprint);
