@@ -3,8 +3,6 @@
 namespace engine {
 
 namespace {
-// PyTorch's default: stride = kernel.
-int64_t stride_of(const Node& n) { return n.i("stride") ? n.i("stride") : n.i("kernel"); }
 
 OpDef window_pool(std::string name, std::string doc) {
   OpDef op;
@@ -21,16 +19,18 @@ OpDef window_pool(std::string name, std::string doc) {
     if (2 * n.i("padding") > n.i("kernel"))
       n.fail("padding", "padding " + std::to_string(n.i("padding")) + " must be at most half the kernel (" +
                             std::to_string(n.i("kernel")) + ")");
-    auto side = [&](int64_t s) { return window_out(n, s, n.i("kernel"), stride_of(n), n.i("padding"), 1, "kernel"); };
+    auto side = [&](int64_t s) { return window_out(n, s, n.i("kernel"), pool_stride(n), n.i("padding"), 1, "kernel"); };
     return Shape{n.in()[0], side(n.in()[1]), side(n.in()[2])};
   };
   op.label = [](const Node& n) {
     std::string k = std::to_string(n.i("kernel"));
-    return k + "x" + k + "/" + std::to_string(stride_of(n));
+    return k + "x" + k + "/" + std::to_string(pool_stride(n));
   };
   return op;
 }
 }  // namespace
+
+int64_t pool_stride(const Node& n) { return n.i("stride") ? n.i("stride") : n.i("kernel"); }
 
 void register_pool_ops(Registry& r) {
   OpDef max = window_pool("maxpool2d", "max over sliding windows (torch::nn::MaxPool2d)");

@@ -79,6 +79,31 @@ TEST_SUITE("registry") {
     }
   }
 
+  TEST_CASE("the two halves of the registry agree: every leaf op has a builder, every builder an op") {
+    const auto& builders = op_builders();
+    for (const auto& [name, op] : default_registry().all()) {
+      CAPTURE(name);
+      CHECK((builders.count(name) == 1) != static_cast<bool>(op.expand));  // composites build from the expansion
+    }
+    for (const auto& [name, b] : builders) {
+      CAPTURE(name);
+      CHECK(default_registry().find(name) != nullptr);
+    }
+  }
+
+  TEST_CASE("a composite's module is its expansion, named as torchvision names it") {
+    Graph g = graph_of("[8, 8, 8]", "[[layers]]\nop = \"resnet_stages\"\nwidths = [8, 16]\nblocks = [1]\n");
+    GraphModule m = build_model(g);
+    std::vector<std::string> names;
+    for (const auto& p : m->named_parameters()) names.push_back(p.key());
+    CHECK(names.front() == "layer1.0.conv1.weight");
+    CHECK(std::find(names.begin(), names.end(), "layer2.0.downsample.0.weight") != names.end());
+    CHECK(std::find(names.begin(), names.end(), "layer2.0.downsample.1.bias") != names.end());
+    std::string printed = model_text(*m);
+    CHECK(printed.find("(layer2): Sequential(") != std::string::npos);
+    CHECK(printed.find("(0): BasicBlock(") != std::string::npos);
+  }
+
   TEST_CASE("an unknown op lists the known ones and suggests the nearest") {
     Registry r;
     register_all_ops(r);

@@ -1,5 +1,7 @@
 #include "engine/nn/builders.hpp"
 
+#include "registry/ops.hpp"
+
 namespace engine {
 
 namespace nn = torch::nn;
@@ -7,9 +9,6 @@ namespace nn = torch::nn;
 namespace {
 // In place only when asked for and nothing else reads the input.
 bool inplace(const Node& n) { return n.b("inplace") && !n.input_shared; }
-
-// PyTorch's default: stride = kernel.
-int64_t pool_stride(const Node& n) { return n.i("stride") ? n.i("stride") : n.i("kernel"); }
 
 Built sum(const Node&) {
   return Built{nullptr, [](const std::vector<torch::Tensor>& x) {
