@@ -15,6 +15,7 @@
 #include "engine/core/error.hpp"
 #include "engine/core/eval/metrics.hpp"
 #include "engine/core/eval/plots.hpp"
+#include "engine/core/run_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace engine::eval;
@@ -96,7 +97,7 @@ TEST_SUITE("eval") {
     const std::vector<ClassLabel> labels = {
         {"n01443537", "goldfish, Carassius auratus"}, {"n01629819", "European \"fire\" salamander"},
         {"n01641577", "bullfrog"}};
-    write_metrics_toml(tmp.path() / "test" / "metrics.toml", m, labels);
+    engine::RunDir(tmp.path()).write_test_metrics(m, labels);
 
     const toml::table t = toml::parse_file((tmp.path() / "test" / "metrics.toml").string());
     CHECK(t["accuracy"].value<double>().value() == doctest::Approx(0.6));
@@ -111,32 +112,35 @@ TEST_SUITE("eval") {
     CHECK(t["classes"][2]["precision"].value<double>().value() == 0.0);
     CHECK(t["classes"][2]["precision"].is_floating_point());
 
-    const auto back = read_metrics_toml(tmp.path() / "test" / "metrics.toml");
+    const auto back = engine::RunDir(tmp.path()).read_test_metrics();
     CHECK(back.metrics.accuracy == m.accuracy);  // shortest round-trip floats: exact
     CHECK(back.metrics.classes[0].f1 == m.classes[0].f1);
     CHECK(back.labels[0].wnid == "n01443537");
     CHECK(back.labels[0].name == "goldfish, Carassius auratus");
 
-    write_confusion_csv(tmp.path() / "confusion.csv", matrix, {labels[0].name, labels[1].name, labels[2].name});
-    const std::string csv = test::read_file(tmp.path() / "confusion.csv");
+    engine::RunDir(tmp.path()).write_confusion(matrix, {labels[0].name, labels[1].name, labels[2].name});
+    const std::string csv = test::read_file(tmp.path() / "test" / "confusion.csv");
     CHECK(csv.rfind("true\\predicted,\"goldfish, Carassius auratus\",\"European \"\"fire\"\" salamander\",bullfrog\n", 0) == 0);
     CHECK(csv.find("\nbullfrog,1,0,0\n") != std::string::npos);
-    const auto read = read_confusion_csv(tmp.path() / "confusion.csv");
+    const auto read = engine::RunDir(tmp.path()).read_confusion();
     CHECK(read.matrix == matrix);
     CHECK(read.class_names[1] == "European \"fire\" salamander");
   }
 
   TEST_CASE("a garbled metrics.toml is a UserError naming the file") {
     test::TempDir tmp("eval-garbled");
-    std::ofstream(tmp.path() / "metrics.toml") << "accuracy = = 0.5\n";
+    const engine::RunDir run(tmp.path());
+    const fs::path file = tmp.path() / "test" / "metrics.toml";
+    fs::create_directories(file.parent_path());
+    std::ofstream(file) << "accuracy = = 0.5\n";
     try {
-      read_metrics_toml(tmp.path() / "metrics.toml");
+      run.read_test_metrics();
       FAIL("expected a UserError");
     } catch (const engine::UserError& e) {
-      CHECK(std::string(e.what()).find((tmp.path() / "metrics.toml").string()) != std::string::npos);
+      CHECK(std::string(e.what()).find(file.string()) != std::string::npos);
     }
-    std::ofstream(tmp.path() / "partial.toml") << "accuracy = 0.5\n";
-    CHECK_THROWS_WITH_AS(read_metrics_toml(tmp.path() / "partial.toml"), doctest::Contains("total"), engine::UserError);
+    std::ofstream(file) << "accuracy = 0.5\n";
+    CHECK_THROWS_WITH_AS(run.read_test_metrics(), doctest::Contains("total"), engine::UserError);
   }
 
   TEST_CASE("line_chart writes csv, gp and a png of the requested size") {

@@ -17,15 +17,18 @@
 #include "engine/core/eval/plots.hpp"
 #include "engine/core/report/analysis.hpp"
 #include "engine/core/report/report.hpp"
-#include "engine/core/report/run.hpp"
+#include "engine/core/files.hpp"
+#include "engine/core/run_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace engine::report;
-using engine::eval::toml_float;
-using engine::eval::toml_string;
+using engine::RunDir;
+using engine::RunResult;
+using engine::toml_float;
 
 namespace {
 
+RunResult read_run(const fs::path& dir) { return RunDir(dir).read_result(); }
 
 struct FakeRun {
   std::string name, title;
@@ -53,8 +56,8 @@ fs::path write_run(const fs::path& root, const FakeRun& run) {
 
   const int planned = run.epochs_planned ? run.epochs_planned : epochs;
   std::ofstream toml(dir / "summary.toml");
-  toml << "name = " << toml_string(run.name) << "\n"
-       << "title = " << toml_string(run.title) << "\n"
+  toml << "name = " << engine::toml_quote(run.name) << "\n"
+       << "title = " << engine::toml_quote(run.title) << "\n"
        << "graph = \"graphs/" << run.name << ".toml\"\n"
        << "params = " << run.params << "\nmacs = " << run.params * 150 << "\n"
        << "epochs = " << epochs << "\nepochs_planned = " << planned << "\n"
@@ -189,13 +192,12 @@ TEST_SUITE("report") {
     const StageSpec act{"3.2", "activation", {write_run(runs, kD), write_run(runs, kE)}, ""};
     const StageSpec longer{"3.3", "schedule", {write_run(runs, kF)}, ""};
 
-    // The final run's test results, written with the eval writers as `engine test` does.
+    // The final run's test results, written as `engine test` writes them.
     const fs::path final_dir = runs / kE.name;
     const std::vector<engine::eval::ClassLabel> labels = {{"n01443537", "goldfish"}, {"n01629819", "salamander"}};
     const auto matrix = engine::eval::confusion_matrix({0, 0, 0, 0, 1, 1, 1, 1}, {0, 0, 0, 1, 1, 0, 0, 1}, 2);
-    engine::eval::write_metrics_toml(final_dir / "test" / "metrics.toml", engine::eval::compute_metrics(matrix),
-                                     labels);
-    engine::eval::write_confusion_csv(final_dir / "test" / "confusion.csv", matrix, {"goldfish", "salamander"});
+    RunDir(final_dir).write_test_metrics(engine::eval::compute_metrics(matrix), labels);
+    RunDir(final_dir).write_confusion(matrix, {"goldfish", "salamander"});
     engine::eval::confusion_png(final_dir / "test" / "confusion.png", matrix, {"goldfish", "salamander"});
     engine::eval::samples_png(final_dir / "test" / "samples.png", {cv::Mat(64, 64, CV_8UC3, cv::Scalar(9, 99, 199))},
                               {"goldfish"}, {"salamander"});
@@ -263,7 +265,7 @@ TEST_SUITE("report") {
   TEST_CASE("training_curves draws a run's accuracy and loss") {
     test::TempDir tmp("report-curves");
     const fs::path dir = write_run(tmp.path(), kC);
-    training_curves(dir, read_metrics_csv(dir / "metrics.csv"), "3.1-C");
+    training_curves(dir, RunDir(dir).read_metrics(), "3.1-C");
     CHECK(cv::imread((dir / "accuracy.png").string()).cols == 900);
     CHECK(cv::imread((dir / "loss.png").string()).rows == 560);
   }

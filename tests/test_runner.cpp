@@ -1,14 +1,13 @@
 // The runner and `engine test`: training, resume, refusals, divergence, checkpoints, files.
 #include <doctest/doctest.h>
 
-#include "engine/core/eval/metrics.hpp"
 #include "engine/core/graph.hpp"
 #include "engine/core/registry.hpp"
+#include "engine/core/run_dir.hpp"
 #include "engine/nn/model.hpp"
-#include "engine/core/report/run.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
-#include "engine/nn/runner/test_split.hpp"
-#include "engine/nn/runner/trainer.hpp"
+#include "engine/nn/runner/hardware.hpp"
+#include "engine/nn/runner/run.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;
@@ -39,7 +38,7 @@ TEST_SUITE("runner") {
     RunOutcome out = run_graph(f.graph, f.options("run", {"train.epochs=3"}));
     CHECK(out.complete);
     CHECK(out.epochs_done == 3);
-    report::RunResult r = report::read_run(out.dir);
+    RunResult r = RunDir(out.dir).read_result();
     REQUIRE(r.history.size() == 3);
     CHECK(r.history[2].train_loss < r.history[0].train_loss);
     CHECK(r.params == 8 * 3 * 9 + 8 + 16 + 8 * 3 + 3);
@@ -71,12 +70,12 @@ TEST_SUITE("runner") {
     RunOutcome first = run_graph(f.graph, part);
     CHECK_FALSE(first.complete);
     CHECK(first.epochs_done == 1);
-    CHECK_FALSE(report::read_run(first.dir).complete);
+    CHECK_FALSE(RunDir(first.dir).read_result().complete);
     part.stop_after = 0;
     CHECK(run_graph(f.graph, part).complete);
 
-    auto a = report::read_metrics_csv(f.dir / "whole" / "metrics.csv");
-    auto b = report::read_metrics_csv(f.dir / "parts" / "metrics.csv");
+    auto a = RunDir(f.dir / "whole").read_metrics();
+    auto b = RunDir(f.dir / "parts").read_metrics();
     REQUIRE(a.size() == 3);
     REQUIRE(b.size() == 3);
     for (size_t k = 0; k < 3; ++k) {
@@ -167,7 +166,7 @@ TEST_SUITE("runner") {
       CAPTURE(name);
       CHECK(fs::exists(f.dir / "run" / "test" / name));
     }
-    auto m = eval::read_metrics_toml(f.dir / "run" / "test" / "metrics.toml");
+    auto m = RunDir(f.dir / "run").read_test_metrics();
     CHECK(m.metrics.total == 18);
     CHECK(m.labels.size() == 3);
     CHECK(m.labels[0].name == "class0");

@@ -1,7 +1,7 @@
 // `engine study`: plan validation, winners feeding the next stage, skipping finished runs, report.
 #include <doctest/doctest.h>
 
-#include "engine/core/report/run.hpp"
+#include "engine/core/run_dir.hpp"
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"
 #include "tests/support.hpp"
@@ -43,7 +43,7 @@ final = true
 
     o.dry_run = false;
     REQUIRE(run_study(study, o) == 0);
-    auto narrow = report::read_run(dir / "runs" / "w-narrow"), wide = report::read_run(dir / "runs" / "w-wide");
+    auto narrow = RunDir(dir / "runs" / "w-narrow").read_result(), wide = RunDir(dir / "runs" / "w-wide").read_result();
     std::string winner = wide.best_val_acc > narrow.best_val_acc ||
                                  (wide.best_val_acc == narrow.best_val_acc && wide.params < narrow.params)
                              ? "16"

@@ -9,7 +9,6 @@
 #include "engine/core/draw.hpp"
 #include "engine/core/info.hpp"
 #include "engine/core/registry.hpp"
-#include "engine/nn/runner/test_split.hpp"
 #include "engine/nn/runner/run.hpp"
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"

@@ -3,13 +3,14 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "engine/core/sections.hpp"
 #include "engine/core/info.hpp"
 #include "engine/core/registry.hpp"
 #include "engine/core/report/analysis.hpp"
 #include "engine/core/report/report.hpp"
-#include "engine/nn/runner/test_split.hpp"
+#include "engine/core/run_dir.hpp"
 #include "engine/nn/runner/run.hpp"
 #include "engine/core/schema.hpp"
 
@@ -68,39 +69,131 @@ Study load_study(const fs::path& file) {
 namespace {
 std::string stem(const fs::path& p) { return p.stem().string(); }
 
+// What each graph was built on. A graph that extends a winner gets the winner and then the
+// winner's own bases, so a chain of stages resolves through every earlier winner.
+class Lineage {
+ public:
+  // The bases of a graph built on `winner` (none for an empty path).
+  std::vector<fs::path> bases_on(const fs::path& winner) const {
+    if (winner.empty()) return {};
+    std::vector<fs::path> bases{winner};
+    const auto& more = of(winner);
+    bases.insert(bases.end(), more.begin(), more.end());
+    return bases;
+  }
+  const std::vector<fs::path>& of(const fs::path& graph) const {
+    static const std::vector<fs::path> none;
+    auto it = bases_.find(graph.string());
+    return it == bases_.end() ? none : it->second;
+  }
+  bool has(const fs::path& graph) const { return bases_.count(graph.string()) > 0; }
+  void record(const fs::path& graph, std::vector<fs::path> bases) { bases_[graph.string()] = std::move(bases); }
+
+ private:
+  std::map<std::string, std::vector<fs::path>> bases_;
+};
+
+void print_stage_plan(const Study& s, size_t k) {
+  const StudyStage& st = s.stages[k];
+  std::cout << "stage " << st.name << (st.title.empty() ? "" : " (" + st.title + ")") << ":";
+  for (const auto& g : st.graphs) std::cout << " " << stem(g);
+  if (st.extends_winner)
+    std::cout << "\n  each extends the winner of stage " << s.stages[k - 1].name
+              << " (best val accuracy; ties go to fewer parameters)";
+  if (st.final) std::cout << "\n  its winner is evaluated on the test split";
+  std::cout << "\n";
+}
+
 // Validates every graph of every stage against each graph of the previous stage it might
 // extend, so a typo or an impossible combination fails before any training.
 int validate_plan(const Study& s) {
   int checked = 0;
-  std::map<std::string, std::vector<fs::path>> lineage;  // graph → bases, first candidates
+  Lineage lineage;  // the first candidate's, for the stages after
   for (size_t k = 0; k < s.stages.size(); ++k) {
+    print_stage_plan(s, k);
     const StudyStage& st = s.stages[k];
-    std::cout << "stage " << st.name << (st.title.empty() ? "" : " (" + st.title + ")") << ":";
-    for (const auto& g : st.graphs) std::cout << " " << stem(g);
-    if (st.extends_winner)
-      std::cout << "\n  each extends the winner of stage " << s.stages[k - 1].name
-                << " (best val accuracy; ties go to fewer parameters)";
-    if (st.final) std::cout << "\n  its winner is evaluated on the test split";
-    std::cout << "\n";
-    for (const auto& g : st.graphs) {
-      std::vector<fs::path> candidates;
-      if (st.extends_winner) candidates = s.stages[k - 1].graphs;
-      if (candidates.empty()) candidates.push_back({});
+    std::vector<fs::path> candidates{fs::path()};
+    if (st.extends_winner) candidates = s.stages[k - 1].graphs;
+    for (const auto& g : st.graphs)
       for (const auto& base : candidates) {
-        std::vector<fs::path> bases;
-        if (!base.empty()) {
-          bases.push_back(base);
-          const auto& more = lineage[base.string()];
-          bases.insert(bases.end(), more.begin(), more.end());
-        }
+        std::vector<fs::path> bases = lineage.bases_on(base);
         Graph graph = load_graph(g, {}, bases).graph;
         std::cout << "  " << check_line(graph) << (base.empty() ? "" : "  [on " + stem(base) + "]") << "\n";
         ++checked;
-        if (lineage.find(g.string()) == lineage.end()) lineage[g.string()] = bases;
+        if (!lineage.has(g)) lineage.record(g, bases);
       }
-    }
   }
   return checked;
+}
+
+// "[study] stage ..." lines with an ETA from the mean time of the runs so far.
+class StudyClock {
+ public:
+  explicit StudyClock(size_t total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  void announce(const StudyStage& st, const fs::path& g, const std::vector<fs::path>& bases) {
+    ++done_;
+    std::string eta =
+        done_ > 1 ? ", ETA " + std::to_string(static_cast<int>(seconds_per_run_ * (total_ - done_ + 1) / 60)) + " min"
+                  : "";
+    std::cout << "[study] stage " << st.name << ": " << stem(g) << " (run " << done_ << " of " << total_ << eta
+              << (bases.empty() ? "" : ", on " + stem(bases[0])) << ")" << std::endl;
+  }
+  void finished() {
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    seconds_per_run_ = elapsed / done_;
+  }
+
+ private:
+  size_t total_, done_ = 0;
+  double seconds_per_run_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Trains one stage's graphs, each on `winner` when given; nullopt when interrupted.
+std::optional<std::vector<RunResult>> run_stage(const StudyStage& st, const fs::path& winner, Lineage& lineage,
+                                                const StudyOptions& o, StudyClock& clock) {
+  std::vector<RunResult> results;
+  for (const auto& g : st.graphs) {
+    RunOptions ro;
+    ro.bases = lineage.bases_on(winner);
+    ro.runs = o.runs;
+    ro.data_root = o.data_root;
+    lineage.record(g, ro.bases);
+    clock.announce(st, g, ro.bases);
+    RunOutcome out = run_graph(g, ro);
+    if (out.interrupted) return std::nullopt;
+    results.push_back(RunDir(out.dir).read_result());
+    clock.finished();
+  }
+  return results;
+}
+
+void test_winner(const fs::path& graph, const RunResult& run, const Lineage& lineage, const StudyOptions& o) {
+  TestOptions to;
+  to.bases = lineage.of(graph);
+  to.data_root = o.data_root;
+  to.out = run.dir.string();
+  TestOutcome t = test_graph(graph, to);
+  std::cout << "[study] test accuracy of " << run.name << ": " << 100 * t.accuracy << "%\n" << t.report;
+}
+
+// The report from the run directories of each stage, in the study's order.
+fs::path write_report_of(const Study& s, const std::vector<std::vector<fs::path>>& dirs, const std::string& runs_dir) {
+  std::vector<report::StageSpec> stages;
+  std::optional<fs::path> final_run;
+  for (size_t k = 0; k < s.stages.size(); ++k) {
+    const StudyStage& st = s.stages[k];
+    stages.push_back(report::StageSpec{st.name, st.title, dirs[k], st.varies});
+    if (!st.final) continue;
+    std::vector<RunResult> results;
+    for (const auto& dir : dirs[k]) results.push_back(RunDir(dir).read_result());
+    final_run = results[report::pick_winner(results)].dir;
+  }
+  fs::path out = s.report.empty() ? fs::path(runs_dir) / "report.md" : s.report;
+  report::ReportOptions ro;
+  ro.title = s.title;
+  report::write_report(out, stages, final_run, ro);
+  return out;
 }
 }  // namespace
 
@@ -110,79 +203,40 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   std::cout << checked << " graph combinations valid\n";
   if (o.dry_run) return 0;
 
-  size_t total = 0, done = 0;
+  size_t total = 0;
   for (const auto& st : s.stages) total += st.graphs.size();
-  double seconds_per_run = 0;
-  auto study_start = std::chrono::steady_clock::now();
-
-  std::map<std::string, std::vector<fs::path>> lineage;
-  fs::path previous_winner;
+  StudyClock clock(total);
+  Lineage lineage;
+  fs::path winner;  // the previous stage's
+  std::vector<std::vector<fs::path>> dirs;
   for (const auto& st : s.stages) {
-    std::vector<report::RunResult> results;
-    for (const auto& g : st.graphs) {
-      std::vector<fs::path> bases;
-      if (st.extends_winner) {
-        bases.push_back(previous_winner);
-        const auto& more = lineage[previous_winner.string()];
-        bases.insert(bases.end(), more.begin(), more.end());
-      }
-      lineage[g.string()] = bases;
-      ++done;
-      std::string eta = done > 1 ? ", ETA " + std::to_string(static_cast<int>(seconds_per_run * (total - done + 1) / 60)) + " min"
-                                 : "";
-      std::cout << "[study] stage " << st.name << ": " << stem(g) << " (run " << done << " of " << total << eta
-                << (bases.empty() ? "" : ", on " + stem(bases[0])) << ")" << std::endl;
-      RunOptions ro;
-      ro.bases = bases;
-      ro.data_root = o.data_root;
-      Value spec_g = load_spec(g, {}, bases);
-      ro.out = (fs::path(o.runs) / spec_g.find("name")->s).string();
-      RunOutcome out = run_graph(g, ro);
-      if (out.interrupted) {
-        std::cout << "[study] interrupted; run the same command to resume\n";
-        return 130;
-      }
-      results.push_back(report::read_run(out.dir));
-      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - study_start).count();
-      seconds_per_run = elapsed / done;
+    auto results = run_stage(st, st.extends_winner ? winner : fs::path(), lineage, o, clock);
+    if (!results) {
+      std::cout << "[study] interrupted; run the same command to resume\n";
+      return 130;
     }
-    size_t w = report::pick_winner(results);
-    previous_winner = st.graphs[w];
-    std::cout << "[study] stage " << st.name << " winner: " << results[w].name << " (best val acc "
-              << 100 * results[w].best_val_acc << "%)" << std::endl;
-    if (st.final) {
-      TestOptions to;
-      to.bases = lineage[previous_winner.string()];
-      to.data_root = o.data_root;
-      to.out = results[w].dir.string();
-      TestOutcome t = test_graph(previous_winner, to);
-      std::cout << "[study] test accuracy of " << results[w].name << ": " << 100 * t.accuracy << "%\n" << t.report;
-    }
+    size_t w = report::pick_winner(*results);
+    winner = st.graphs[w];
+    std::cout << "[study] stage " << st.name << " winner: " << (*results)[w].name << " (best val acc "
+              << 100 * (*results)[w].best_val_acc << "%)" << std::endl;
+    if (st.final) test_winner(winner, (*results)[w], lineage, o);
+    dirs.emplace_back();
+    for (const auto& r : *results) dirs.back().push_back(r.dir);
   }
-  fs::path report_md = write_study_report(s, o.runs);
+  fs::path report_md = write_report_of(s, dirs, o.runs);
   std::cout << "[study] report: " << report_md.string() << "\n";
   return 0;
 }
 
 fs::path write_study_report(const Study& s, const std::string& runs_dir) {
-  std::vector<report::StageSpec> stages;
-  std::optional<fs::path> final_run;
+  RunInputs where;
+  where.runs = runs_dir;
+  std::vector<std::vector<fs::path>> dirs;
   for (const auto& st : s.stages) {
-    report::StageSpec spec{st.name, st.title, {}, st.varies};
-    std::vector<report::RunResult> results;
-    for (const auto& g : st.graphs) {
-      fs::path dir = fs::path(runs_dir) / load_spec(g).find("name")->s;
-      results.push_back(report::read_run(dir));
-      spec.runs.push_back(dir);
-    }
-    if (st.final) final_run = results[report::pick_winner(results)].dir;
-    stages.push_back(spec);
+    dirs.emplace_back();
+    for (const auto& g : st.graphs) dirs.back().push_back(run_dir_of(load_spec(g).find("name")->s, where));
   }
-  fs::path out = s.report.empty() ? fs::path(runs_dir) / "report.md" : s.report;
-  report::ReportOptions ro;
-  ro.title = s.title;
-  report::write_report(out, stages, final_run, ro);
-  return out;
+  return write_report_of(s, dirs, runs_dir);
 }
 
 }  // namespace engine

@@ -1,31 +1,14 @@
 #include "engine/core/run_dir.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
+
+#include "engine/core/files.hpp"
 
 namespace engine {
 
 namespace fs = std::filesystem;
 
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw UserError(tmp.string() + ": cannot write (disk full or no permission?)");
-  }
-  fs::rename(tmp, path);
-}
-
-std::string config_hash(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+std::string config_hash(const std::string& text) { return hex64(hash_string(text)); }
 
 const std::vector<std::string>& runtime_keys() {
   static const std::vector<std::string> keys{"train.threads", "train.device", "train.eval_batch_size", "data.root",
@@ -58,19 +41,16 @@ std::string differences(const Value& old_spec, const Value& new_spec) {
 }
 }  // namespace
 
-std::string RunDir::prepare(const std::string& config_text, const Value& spec, bool fresh) {
-  fs::path config = dir_ / "config.toml";
+std::string RunDir::prepare(const std::string& config_text, const Value& spec, bool fresh) const {
   std::string moved;
-  if (fs::exists(config)) {
+  if (fs::exists(dir_ / run_file::config)) {
     if (fresh) {
       int n = 1;
       while (fs::exists(dir_.string() + ".prev-" + std::to_string(n))) ++n;
       moved = dir_.string() + ".prev-" + std::to_string(n);
       fs::rename(dir_, moved);
     } else {
-      Value old = parse_toml_file(config);
-      old.erase("config_hash");
-      std::string diff = differences(old, spec);
+      std::string diff = differences(read_config(), spec);
       if (!diff.empty())
         throw UserError(dir_.string() + " holds a run of a different config; these keys differ (run -> now):" + diff +
                         "\nRun with --fresh to start over (the old run is kept as " + dir_.string() +
@@ -79,34 +59,17 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
     }
   }
   fs::create_directories(dir_);
-  write_text_atomic(config, "# Resolved graph as run (extends, vars, overrides and defaults applied).\nconfig_hash = \"" +
-                                config_hash(config_text) + "\"\n" + config_text);
+  write_file_atomic(dir_ / run_file::config,
+                    "# Resolved graph as run (extends, vars, overrides and defaults applied).\nconfig_hash = \"" +
+                        config_hash(config_text) + "\"\n" + config_text);
   return moved;
 }
 
-void RunDir::append_metrics(const report::EpochRow& r) const {
-  fs::path path = dir_ / "metrics.csv";
-  bool header = !fs::exists(path) || fs::file_size(path) == 0;
-  std::ofstream out(path, std::ios::app);
-  if (header) out << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,img_per_s\n";
-  char line[256];
-  std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f\n", r.epoch, r.train_loss, r.train_acc,
-                r.val_loss, r.val_acc, r.lr, r.seconds, r.img_per_s);
-  out << line;
-  out.flush();
-}
-
-std::vector<report::EpochRow> RunDir::metrics_until(int64_t epoch) const {
-  fs::path path = dir_ / "metrics.csv";
-  if (!fs::exists(path)) return {};
-  std::vector<report::EpochRow> rows = report::read_metrics_csv(path), kept;
-  for (const auto& r : rows)
-    if (r.epoch <= epoch) kept.push_back(r);
-  if (kept.size() != rows.size()) {
-    fs::remove(path);
-    for (const auto& r : kept) append_metrics(r);
-  }
-  return kept;
+// The resolved spec as run, without the hash the runner added on top.
+Value RunDir::read_config() const {
+  Value config = parse_toml_file(dir_ / run_file::config);
+  config.erase("config_hash");
+  return config;
 }
 
 }  // namespace engine

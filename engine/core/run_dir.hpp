@@ -1,24 +1,107 @@
 #pragma once
-// runs/<name>/: what a run leaves behind, and the rules that keep it consistent —
-// a changed config is refused (or moved aside with --fresh), metrics.csv is flushed per
-// epoch and trimmed back to the last checkpoint on resume, files are replaced atomically.
+// runs/<name>/: every file a run leaves behind, written and read here only, and the rules that
+// keep it consistent: a changed config is refused (or moved aside with --fresh), metrics.csv
+// is flushed per epoch and trimmed back to the last checkpoint on resume, files are replaced
+// atomically.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "engine/core/report/run.hpp"
+#include "engine/core/eval/metrics.hpp"
 #include "engine/core/spec.hpp"
 
 namespace engine {
 
-// Writes to a temporary name, then renames: readers never see half a file.
-void write_text_atomic(const std::filesystem::path& path, const std::string& text);
+// The files of a run directory, named here only.
+namespace run_file {
+inline constexpr const char* config = "config.toml";
+inline constexpr const char* metrics = "metrics.csv";
+inline constexpr const char* summary = "summary.toml";
+inline constexpr const char* best = "best.pt";
+inline constexpr const char* last = "last.pt";
+inline constexpr const char* model = "model.txt";
+inline constexpr const char* drawing = "architecture.svg";
+inline constexpr const char* log = "train.log";
+inline constexpr const char* test_dir = "test";
+inline constexpr const char* test_metrics = "test/metrics.toml";
+inline constexpr const char* test_report = "test/report.txt";
+inline constexpr const char* confusion_csv = "test/confusion.csv";
+inline constexpr const char* confusion_png = "test/confusion.png";
+inline constexpr const char* samples = "test/samples.png";
+}  // namespace run_file
 
-std::string config_hash(const std::string& text);  // 16 hex digits (FNV-1a 64)
+// One row of metrics.csv. Accuracies are fractions in [0, 1].
+struct EpochRow {
+  int epoch = 0;  // from 1
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
+  double lr = 0, seconds = 0, img_per_s = 0;
+};
+
+// What best.pt and last.pt hold besides tensors. The torch layer stores each field under the
+// key for_each_checkpoint_key gives it.
+struct CheckpointInfo {
+  int64_t epoch = 0;  // epochs completed when it was written
+  double best_val_acc = -1;
+  int64_t best_epoch = 0;
+};
+
+template <class Info, class F>  // Info: CheckpointInfo or const CheckpointInfo
+void for_each_checkpoint_key(Info& info, F&& f) {
+  f("epoch", info.epoch);
+  f("best_val_acc", info.best_val_acc);
+  f("best_epoch", info.best_epoch);
+}
+
+// summary.toml (one key per field, listed in run_dir_summary.cpp) plus metrics.csv as history.
+struct RunResult {
+  std::filesystem::path dir;  // where it was read from
+  std::string name, title, graph;
+  int64_t params = 0, macs = 0;
+  int epochs = 0, epochs_planned = 0;
+  double best_val_acc = 0;
+  int best_epoch = 0;
+  double train_acc_at_best = 0, train_loss_at_best = 0, val_loss_at_best = 0;
+  double final_train_acc = 0, final_val_acc = 0, final_train_loss = 0, final_val_loss = 0;
+  int64_t val_size = 0;
+  double epoch_seconds_mean = 0, total_seconds = 0, train_img_per_s = 0;
+  double overhead_fraction_last_epoch = 0;  // time outside forward/backward/step
+  std::string device;
+  int threads = 0;
+  std::string precision, memory_format;
+  int64_t seed = 0;
+  std::string engine_version, config_hash;
+  bool complete = false;
+  std::vector<EpochRow> history;  // metrics.csv, in epoch order
+};
+
+// Sets the figures that follow from r.history and the best checkpoint: epochs, best_*, *_at_best,
+// final_*, times, complete (against r.epochs_planned).
+void update_from_history(RunResult& r, const CheckpointInfo& best);
+
+// test/metrics.toml: the test split's metrics and the label of each class.
+struct TestMetrics {
+  eval::Metrics metrics;
+  std::vector<eval::ClassLabel> labels;
+};
+
+// test/confusion.csv: the matrix and the class names of its rows and columns.
+struct ConfusionFile {
+  eval::ConfusionMatrix matrix;
+  std::vector<std::string> class_names;
+};
+
+std::string config_hash(const std::string& text);  // 16 hex digits (hash_string)
 
 // Keys that may change between invocations of one run without changing its results.
 const std::vector<std::string>& runtime_keys();
 
+namespace run_dir_detail {
+// An accuracy read from a run file must be a fraction; `where` names the file (and line).
+void check_fraction(double value, const std::string& what, const std::string& where);
+}  // namespace run_dir_detail
+
+// Readers throw a UserError naming the file for anything missing or malformed.
 class RunDir {
  public:
   explicit RunDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -28,11 +111,26 @@ class RunDir {
   // Creates the directory and config.toml for a new run. An existing run must have the same
   // config (else UserError listing the keys that differ); with `fresh` it is moved aside to
   // <dir>.prev-N instead and the new run starts empty. Returns where an old run went, or "".
-  std::string prepare(const std::string& config_text, const Value& spec, bool fresh);
+  std::string prepare(const std::string& config_text, const Value& spec, bool fresh) const;
+  Value read_config() const;
 
-  void append_metrics(const report::EpochRow& row) const;
+  void append_metrics(const EpochRow& row) const;
+  std::vector<EpochRow> read_metrics() const;  // columns found by header name; all eight required
   // Drops rows after `epoch` (written after the last checkpoint) and returns the rest.
-  std::vector<report::EpochRow> metrics_until(int64_t epoch) const;
+  std::vector<EpochRow> metrics_until(int64_t epoch) const;
+
+  void write_summary(const RunResult& r) const;
+  // summary.toml and metrics.csv. Keys the report computes with are required; keys it only
+  // displays (device, seed, ...) may be absent and keep their defaults.
+  RunResult read_result() const;
+
+  void write_test_metrics(const eval::Metrics& m, const std::vector<eval::ClassLabel>& labels) const;
+  bool has_test_metrics() const;
+  TestMetrics read_test_metrics() const;
+  // Names are quoted when they hold a comma.
+  void write_confusion(const eval::ConfusionMatrix& m, const std::vector<std::string>& class_names) const;
+  bool has_confusion() const;
+  ConfusionFile read_confusion() const;
 
  private:
   std::filesystem::path dir_;

@@ -8,6 +8,7 @@
 
 #include <toml++/toml.h>
 
+#include "engine/core/files.hpp"
 #include "engine/core/sections.hpp"
 
 namespace engine {
@@ -164,16 +165,6 @@ std::string toml_quote(const std::string& s) {
 }
 
 namespace {
-std::string format_float(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, res.ptr);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
-
 bool bare_key(const std::string& k) {
   return !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
@@ -185,7 +176,7 @@ std::string key_text(const std::string& k) { return bare_key(k) ? k : toml_quote
 std::string Value::repr() const {
   switch (kind) {
     case Kind::Int: return std::to_string(i);
-    case Kind::Float: return format_float(f);
+    case Kind::Float: return toml_float(f);
     case Kind::Bool: return b ? "true" : "false";
     case Kind::String: return toml_quote(s);
     case Kind::Array: {

@@ -1,8 +1,7 @@
 #pragma once
-// Classification metrics with scikit-learn semantics, and their on-disk formats
-// (metrics.toml, confusion.csv). Torch-free: labels come in as plain integer vectors.
+// Classification metrics with scikit-learn semantics (their files: engine/core/run_dir.hpp).
+// Torch-free: labels come in as plain integer vectors.
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -51,34 +50,5 @@ std::string classification_report(const Metrics& metrics, const std::vector<std:
 
 // One standard error of an accuracy p measured on n examples: sqrt(p(1-p)/n); 0 when n <= 0.
 double accuracy_standard_error(double p, std::int64_t n);
-
-// metrics.toml: accuracy, total, [macro], [weighted], [[classes]] (index, wnid, name, precision,
-// recall, f1, support). `labels` has one entry per class.
-void write_metrics_toml(const std::filesystem::path& path, const Metrics& metrics,
-                        const std::vector<ClassLabel>& labels);
-
-struct MetricsFile {
-  Metrics metrics;
-  std::vector<ClassLabel> labels;
-};
-// Reads what write_metrics_toml wrote; a missing or malformed file is an engine::UserError.
-MetricsFile read_metrics_toml(const std::filesystem::path& path);
-
-// confusion.csv: header row and first column are the class names (quoted when they hold a comma).
-void write_confusion_csv(const std::filesystem::path& path, const ConfusionMatrix& matrix,
-                         const std::vector<std::string>& class_names);
-
-struct ConfusionFile {
-  ConfusionMatrix matrix;
-  std::vector<std::string> class_names;
-};
-// Reads what write_confusion_csv wrote; malformed input is an engine::UserError.
-ConfusionFile read_confusion_csv(const std::filesystem::path& path);
-
-// Text helpers shared by the writers: one CSV field (RFC 4180 quoting when needed), a TOML basic
-// string with its quotes, a TOML float that reads back as a float and round-trips.
-std::string csv_field(const std::string& text);
-std::string toml_string(const std::string& text);
-std::string toml_float(double value);
 
 }  // namespace engine::eval

@@ -10,13 +10,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 
 #include "engine/core/error.hpp"
-#include "engine/core/eval/metrics.hpp"
+#include "engine/core/files.hpp"
 
 extern char** environ;
 
@@ -44,13 +43,6 @@ std::string gp_single_quoted(const std::string& text) {
   std::string out = "'";
   for (char ch : text) out += ch == '\'' ? std::string("''") : std::string(1, ch);
   return out + "'";
-}
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary);
-  file << text;
-  file.close();
-  if (!file) throw UserError("cannot write " + path.string());
 }
 
 // Runs gnuplot on `script` with `dir` as its working directory, so the script's relative file names
@@ -128,7 +120,7 @@ void line_chart(const fs::path& png_path, const std::vector<Series>& series,
     for (const auto& cell : cells) line << "," << cell;
     csv += line.str() + "\n";
   }
-  write_file(dir / csv_name, csv);
+  write_file_atomic(dir / csv_name, csv);
 
   std::ostringstream gp;
   gp << "# Drawn by the engine from " << csv_name << ". Restyle here, then rerun from this folder:\n"
@@ -163,7 +155,7 @@ void line_chart(const fs::path& png_path, const std::vector<Series>& series,
        << kPalette[color] << "\" title " << gp_string(s.name);
   }
   gp << "\n";
-  write_file(dir / gp_name, gp.str());
+  write_file_atomic(dir / gp_name, gp.str());
   run_gnuplot(dir, dir / gp_name);
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/report/run.hpp"
+#include "engine/core/run_dir.hpp"
 
 namespace engine::report {
 

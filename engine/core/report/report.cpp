@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>
@@ -13,6 +12,7 @@
 #include "engine/core/error.hpp"
 #include "engine/core/eval/metrics.hpp"
 #include "engine/core/eval/plots.hpp"
+#include "engine/core/files.hpp"
 #include "engine/core/report/analysis.hpp"
 
 namespace engine::report {
@@ -197,19 +197,20 @@ bool copy_if_present(const fs::path& from, const fs::path& to) {
 }
 
 std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, const std::string& link_dir) {
-  const RunResult run = read_run(run_dir);
+  const RunDir dir(run_dir);
+  const RunResult run = dir.read_result();
   std::ostringstream out;
   out << "## Final model: " << run.name << "\n\n"
       << fmt::format("{}; {} params", run.title, format_params(run.params));
   if (!run.graph.empty()) out << "; graph `" << run.graph << "`";
   out << ".\n\n";
 
-  const fs::path test = run_dir / "test";
-  if (!fs::is_regular_file(test / "metrics.toml")) {
+  if (!dir.has_test_metrics()) {
     spdlog::warn("report: {} has no test results", run_dir.string());
-    out << "*No test results in " << test.string() << ": run `engine test` on this run first.*\n\n";
+    out << "*No test results in " << (dir / run_file::test_dir).string()
+        << ": run `engine test` on this run first.*\n\n";
   } else {
-    const auto file = eval::read_metrics_toml(test / "metrics.toml");
+    const auto file = dir.read_test_metrics();
     const auto& m = file.metrics;
     const double se = eval::accuracy_standard_error(m.accuracy, m.total);
     out << fmt::format("- Test accuracy **{}** on {} images (1 SE = {}); best val accuracy was {} (epoch {}), "
@@ -227,8 +228,8 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
       out << fmt::format("- Best class by F1: {} ({:.3f}); worst: {} ({:.3f}).\n", file.labels[best].name,
                          m.classes[best].f1, file.labels[worst].name, m.classes[worst].f1);
     }
-    if (fs::is_regular_file(test / "confusion.csv")) {
-      const auto confusion = eval::read_confusion_csv(test / "confusion.csv");
+    if (dir.has_confusion()) {
+      const auto confusion = dir.read_confusion();
       std::int64_t most = 0;
       std::size_t from = 0, to = 0;
       for (std::size_t r = 0; r < confusion.matrix.size(); ++r)
@@ -253,12 +254,14 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
     out << fmt::format("| weighted avg | | {:.3f} | {:.3f} | {:.3f} | {} |\n\n", m.weighted.precision,
                        m.weighted.recall, m.weighted.f1, m.total);
   }
-  const std::pair<const char*, const char*> figures[] = {{"confusion.png", "Confusion matrix (test set)"},
-                                                         {"samples.png", "Test samples"}};
-  for (const auto& [file, caption] : figures)
-    if (copy_if_present(test / file, fig_dir / ("final-" + std::string(file))))
-      out << fmt::format("![{}]({}/final-{})\n\n", caption, link_dir, file);
-  if (copy_if_present(run_dir / "architecture.svg", fig_dir / "final-architecture.svg"))
+  const std::pair<const char*, const char*> figures[] = {{run_file::confusion_png, "Confusion matrix (test set)"},
+                                                         {run_file::samples, "Test samples"}};
+  for (const auto& [file, caption] : figures) {
+    const std::string name = fs::path(file).filename().string();
+    if (copy_if_present(dir / file, fig_dir / ("final-" + name)))
+      out << fmt::format("![{}]({}/final-{})\n\n", caption, link_dir, name);
+  }
+  if (copy_if_present(dir / run_file::drawing, fig_dir / "final-architecture.svg"))
     out << fmt::format("![Architecture of {}]({}/final-architecture.svg)\n\n", run.name, link_dir);
   return out.str();
 }
@@ -288,7 +291,7 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
   for (const auto& stage : stages) {
     if (stage.runs.empty()) throw UserError("report: stage '" + stage.name + "' has no runs");
     std::vector<RunResult> runs;
-    for (const auto& dir : stage.runs) runs.push_back(read_run(dir));
+    for (const auto& dir : stage.runs) runs.push_back(RunDir(dir).read_result());
     stage_runs.push_back(std::move(runs));
   }
   std::vector<StageFindings> findings;
@@ -310,7 +313,7 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
         setups.insert(fmt::format("{}, {} threads, {}", run.device, run.threads, run.precision));
     }
   if (final_run && !seen.count(fs::weakly_canonical(*final_run))) {
-    total_seconds += read_run(*final_run).total_seconds;
+    total_seconds += RunDir(*final_run).read_result().total_seconds;
     seen.insert(fs::weakly_canonical(*final_run));
   }
 
@@ -345,10 +348,7 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
   if (final_run) md << final_section(*final_run, fig_dir, link_dir);
   md << kMethod;
 
-  std::ofstream file(out_md, std::ios::binary);
-  file << md.str();
-  file.close();
-  if (!file) throw UserError("cannot write " + out_md.string());
+  write_file_atomic(out_md, md.str());
   spdlog::info("report: wrote {} ({} stages, figures in {})", out_md.string(), stages.size(), fig_dir.string());
 }
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/nn/dataset/hash.hpp"
+#include "engine/core/files.hpp"
 
 // Layout (native byte order; the cache is a local file, never shared between machines):
 //   "ENGDATA" 0, u32 version, u32 key length, key, u64 fingerprint,
@@ -147,9 +147,7 @@ std::optional<Split> read_split(Cursor& in) {
 }  // namespace
 
 std::string cache_file(const std::string& cache_dir, const std::string& key) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash_string(key)));
-  return (fs::path(cache_dir) / ("tiny-imagenet-" + std::string(hex) + ".bin")).string();
+  return (fs::path(cache_dir) / ("tiny-imagenet-" + hex64(hash_string(key)) + ".bin")).string();
 }
 
 std::optional<DecodedSplits> read_cache(const std::string& path, const std::string& key, uint64_t fingerprint) {

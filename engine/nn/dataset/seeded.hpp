@@ -3,24 +3,13 @@
 // std::mt19937_64 is fully specified by the C++ standard, std::shuffle and the std
 // distributions are not, so the little we need on top of it is written here.
 #include <cstdint>
-#include <initializer_list>
 #include <random>
 #include <utility>
 #include <vector>
 
-namespace engine::data {
+#include "engine/core/files.hpp"  // mix_seed, hash_string
 
-// One 64-bit seed from several numbers, e.g. mix_seed({seed, epoch, batch}).
-inline uint64_t mix_seed(std::initializer_list<uint64_t> parts) {
-  uint64_t h = 0x243F6A8885A308D3ull;
-  for (uint64_t part : parts) {
-    h += part + 0x9E3779B97F4A7C15ull;  // splitmix64 step
-    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-    h ^= h >> 31;
-  }
-  return h;
-}
+namespace engine::data {
 
 // Uniform integer in [0, n) (multiply-shift; the bias is below n / 2^64).
 inline uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {

@@ -16,7 +16,7 @@
 #include "engine/nn/dataset/augment.hpp"
 #include "engine/nn/dataset/cache.hpp"
 #include "engine/nn/dataset/decode.hpp"
-#include "engine/nn/dataset/hash.hpp"
+#include "engine/nn/dataset/seeded.hpp"
 #include "engine/core/error.hpp"
 
 namespace engine::data {

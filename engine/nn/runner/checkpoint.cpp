@@ -1,6 +1,9 @@
 #include "engine/nn/runner/checkpoint.hpp"
 
+#include <sstream>
+
 #include "engine/core/error.hpp"
+#include "engine/core/files.hpp"
 
 namespace engine {
 
@@ -16,13 +19,10 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
     optimizer->save(state);
     archive.write("optimizer", state);
   }
-  archive.write("epoch", c10::IValue(info.epoch));
-  archive.write("best_val_acc", c10::IValue(info.best_val_acc));
-  archive.write("best_epoch", c10::IValue(info.best_epoch));
-  fs::path tmp = path;
-  tmp += ".tmp";
-  archive.save_to(tmp.string());
-  fs::rename(tmp, path);
+  for_each_checkpoint_key(info, [&](const char* key, const auto& v) { archive.write(key, c10::IValue(v)); });
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
 }
 
 namespace {
@@ -76,10 +76,12 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     if (archive.try_read("optimizer", state)) optimizer->load(state);
   }
   CheckpointInfo info;
-  c10::IValue v;
-  if (archive.try_read("epoch", v)) info.epoch = v.toInt();
-  if (archive.try_read("best_val_acc", v)) info.best_val_acc = v.toDouble();
-  if (archive.try_read("best_epoch", v)) info.best_epoch = v.toInt();
+  for_each_checkpoint_key(info, [&](const char* key, auto& field) {
+    c10::IValue v;
+    if (!archive.try_read(key, v)) return;
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>) field = v.toDouble();
+    else field = v.toInt();
+  });
   return info;
 }
 

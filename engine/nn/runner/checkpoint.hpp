@@ -7,13 +7,9 @@
 
 #include <torch/torch.h>
 
-namespace engine {
+#include "engine/core/run_dir.hpp"  // CheckpointInfo: what a checkpoint holds besides tensors
 
-struct CheckpointInfo {
-  int64_t epoch = 0;  // epochs completed when it was written
-  double best_val_acc = -1;
-  int64_t best_epoch = 0;
-};
+namespace engine {
 
 void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const CheckpointInfo& info);

@@ -1,6 +1,6 @@
 #pragma once
-// The torch layer as the commands see it (`engine run`, `engine info`'s print(model)):
-// torch-free, so the command layer compiles without torch.
+// The torch layer as the commands see it (`engine run`, `engine test`, `engine study`, and
+// `engine info`'s print(model)): torch-free, so the command layer compiles without torch.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -10,11 +10,16 @@ namespace engine {
 
 struct Graph;
 
-struct RunOptions {
+// What run and test both start from: the graph, how it is resolved, where its run lives, the data.
+struct RunInputs {
   std::vector<std::string> sets;
   std::vector<std::filesystem::path> bases;  // replaces the graph's extends chain (see load_spec)
-  std::string out;                // run directory (default runs/<name>)
+  std::string out;                // run directory (default <runs>/<name>)
+  std::string runs = "runs";      // where run directories go when `out` is empty
   std::string data_root;          // --data (else ENGINE_DATA, else [data].root)
+};
+
+struct RunOptions : RunInputs {
   bool fresh = false;             // start over; an existing run is moved aside
   int64_t stop_after = 0;         // train at most this many epochs now (0: to the end); rerun resumes
 };
@@ -28,7 +33,25 @@ struct RunOutcome {
   bool interrupted = false;   // Ctrl-C: the current epoch was dropped
 };
 
+// `engine run`: one runner for every graph. What [train] says is what happens.
 RunOutcome run_graph(const std::filesystem::path& graph_file, const RunOptions& options);
+
+struct TestOptions : RunInputs {
+  int samples = 10;  // test images drawn in samples.png
+};
+
+struct TestOutcome {
+  std::filesystem::path dir;  // <run>/test
+  double accuracy = 0;
+  std::string report;         // the per-class table
+};
+
+// `engine test`: evaluates a trained run's best checkpoint on the test split (the official val
+// images of the chosen classes) and writes <run>/test/.
+TestOutcome test_graph(const std::filesystem::path& graph_file, const TestOptions& options);
+
+// The run directory of the graph named `name`: inputs.out, else <inputs.runs>/<name>.
+std::filesystem::path run_dir_of(const std::string& name, const RunInputs& inputs);
 
 // print(model) of the graph's module, as `engine info` and model.txt show it.
 std::string printed_model(const Graph& g);

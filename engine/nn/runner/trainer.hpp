@@ -1,24 +1,56 @@
 #pragma once
-// `engine run`: one runner for every graph. What [train] says is what happens.
-#include <filesystem>
-#include <string>
-#include <vector>
+// The training loop and nothing else: epochs of steps, each followed by a val pass. What
+// becomes of the results (metrics, checkpoints, logs) is up to the callbacks; the loop knows
+// no files.
+#include <cstdint>
+#include <functional>
 
+#include <torch/torch.h>
+
+#include "engine/core/run_dir.hpp"  // EpochRow, CheckpointInfo
+#include "engine/core/sections.hpp"
 #include "engine/nn/dataset/batch_loader.hpp"
 #include "engine/nn/model.hpp"
 #include "engine/nn/runner/hardware.hpp"
-#include "engine/nn/runner/run.hpp"
 
 namespace engine {
 
-struct EvalResult {
-  double loss = 0, accuracy = 0;
-  double compute_seconds = 0;  // in forward passes
-  int64_t count = 0;
-  std::vector<int64_t> predictions;  // when asked for, in loader order
+struct EpochReport {
+  EpochRow row;         // the epoch's figures
+  bool best = false;    // its val accuracy beat every earlier epoch's
+  double overhead = 0;  // fraction of its time outside forward, backward and step
 };
 
-// Mean loss and accuracy over one pass of `loader` in eval mode, without gradients.
-EvalResult evaluate(GraphModule& model, data::BatchLoader& loader, const Hardware& hw, bool keep_predictions = false);
+struct TrainerCallbacks {
+  // After each epoch, with the state a checkpoint of it records.
+  std::function<void(const EpochReport&, const CheckpointInfo&)> epoch_done;
+  // Asked between batches; true drops the current epoch and ends the loop.
+  std::function<bool()> stop_requested;
+};
+
+class Trainer {
+ public:
+  Trainer(GraphModule model, torch::optim::Optimizer& optimizer, data::BatchLoader& train, data::BatchLoader& val,
+          const TrainConfig& config, const Hardware& hw);
+
+  // Trains from state.epoch towards config.epochs, at most `max_epochs` of them (0: no limit),
+  // updating `state` after each. Returns false when stopped inside an epoch.
+  bool run(CheckpointInfo& state, int64_t max_epochs, const TrainerCallbacks& callbacks);
+
+ private:
+  struct Pass {
+    double loss = 0, accuracy = 0, seconds = 0, compute_seconds = 0;  // compute: forward, loss, backward, step
+    int64_t images = 0;
+    bool stopped = false;
+  };
+  Pass train_epoch(int64_t epoch, const TrainerCallbacks& callbacks);
+  float step(const data::Batch& batch, int64_t epoch, int64_t batch_index, torch::Tensor& logits);
+
+  GraphModule model_;
+  torch::optim::Optimizer& optimizer_;
+  data::BatchLoader &train_, &val_;
+  const TrainConfig& config_;
+  const Hardware& hw_;
+};
 
 }  // namespace engine

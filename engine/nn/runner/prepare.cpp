@@ -1,0 +1,66 @@
+#include "engine/nn/runner/prepare.hpp"
+
+
+namespace engine {
+
+namespace fs = std::filesystem;
+
+fs::path run_dir_of(const std::string& name, const RunInputs& in) {
+  return in.out.empty() ? fs::path(in.runs) / name : fs::path(in.out);
+}
+
+Prepared resolve(const fs::path& graph_file, const RunInputs& in) {
+  Prepared p;
+  p.graph_file = graph_file;
+  LoadedGraph loaded = load_graph(graph_file, in.sets, in.bases);
+  p.spec = std::move(loaded.spec);
+  p.graph = std::move(loaded.graph);
+  p.train = train_config(p.spec);
+  p.dir = RunDir(run_dir_of(p.graph.name, in));
+  return p;
+}
+
+void prepare_model(Prepared& p) {
+  p.hw = setup_hardware(p.train, p.graph.input.size());
+  torch::manual_seed(p.train.seed);  // initial weights
+  p.model = build_model(p.graph);
+  place_model(*p.model, p.hw);
+}
+
+void prepare_data(Prepared& p, const RunInputs& in, data::TestSplit test) {
+  // The decoded-image cache is shared by the runs beside this one.
+  fs::path cache = p.dir.path().parent_path() / ".cache";
+  p.dataset = data_config(p.spec, in.data_root, p.graph.input, cache.string());
+  p.data = data::load_tiny_imagenet(p.dataset, test);
+  if (p.graph.num_classes != static_cast<int64_t>(p.data.wnids.size()))
+    throw UserError(p.graph_file.string() + ": the graph's head has " + std::to_string(p.graph.num_classes) +
+                    " classes but the data has " + std::to_string(p.data.wnids.size()));
+}
+
+namespace {
+data::LoaderOptions loader_options(const Prepared& p) {
+  data::LoaderOptions o;
+  o.seed = p.train.seed;
+  o.mean = p.data.mean;
+  o.std = p.data.std;
+  o.channels_last = p.hw.channels_last;
+  o.device = p.hw.device;
+  return o;
+}
+}  // namespace
+
+data::BatchLoader train_loader(const Prepared& p) {
+  data::LoaderOptions o = loader_options(p);
+  o.batch_size = p.train.batch_size;
+  o.shuffle = true;
+  o.augment = p.dataset.augment;
+  return data::BatchLoader(p.data.train, o);
+}
+
+data::BatchLoader eval_loader(const Prepared& p, const data::Split& split) {
+  data::LoaderOptions o = loader_options(p);
+  o.batch_size = p.train.eval_batch_size;
+  return data::BatchLoader(split, o);
+}
+
+}  // namespace engine

@@ -1,0 +1,44 @@
+#pragma once
+// Step one of run, test and study: a graph file resolved into its config and run directory,
+// then the hardware and model, then the data. The loop and the artifacts start from here.
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include "engine/core/graph.hpp"
+#include "engine/core/run_dir.hpp"
+#include "engine/core/sections.hpp"
+#include "engine/nn/dataset/batch_loader.hpp"
+#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/model.hpp"
+#include "engine/nn/runner/hardware.hpp"
+#include "engine/nn/runner/run.hpp"
+
+namespace engine {
+
+struct Prepared {
+  std::filesystem::path graph_file;
+  Value spec;  // resolved and completed: what config.toml records
+  Graph graph;
+  TrainConfig train;
+  RunDir dir{""};
+  Hardware hw;                  // prepare_model
+  GraphModule model{nullptr};   // prepare_model
+  data::DataConfig dataset;     // prepare_data: [data] with its root resolved
+  data::TinyImageNet data;      // prepare_data
+};
+
+// The completed spec, its graph, [train] and the run directory; nothing on disk is touched.
+Prepared resolve(const std::filesystem::path& graph_file, const RunInputs& inputs);
+
+// The device, and the graph's module on it with the seed's initial weights.
+void prepare_model(Prepared& p);
+
+// Loads the data (the test split only when asked for); its classes must match the graph's head.
+void prepare_data(Prepared& p, const RunInputs& inputs, data::TestSplit test);
+
+// Loaders on the model's device: shuffled and augmented per epoch, or in split order.
+data::BatchLoader train_loader(const Prepared& p);
+data::BatchLoader eval_loader(const Prepared& p, const data::Split& split);
+
+}  // namespace engine

@@ -1,0 +1,126 @@
+// `engine run`: prepare, then the loop with callbacks that record each epoch, then artifacts.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "engine/core/info.hpp"
+#include "engine/nn/runner/artifacts.hpp"
+#include "engine/nn/runner/checkpoint.hpp"
+#include "engine/nn/runner/interrupt.hpp"
+#include "engine/nn/runner/optimizer.hpp"
+#include "engine/nn/runner/prepare.hpp"
+#include "engine/nn/runner/trainer.hpp"
+
+namespace engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+// stdout and train.log; also the default logger, so the data pipeline's messages go there too.
+std::shared_ptr<spdlog::logger> start_log(const RunDir& dir) {
+  auto console = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir / run_file::log).string(), false);
+  auto log = std::make_shared<spdlog::logger>("run", spdlog::sinks_init_list{console, file});
+  log->set_pattern("[%H:%M:%S] %v");
+  log->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(log);
+  return log;
+}
+
+void load_data(Prepared& p, const RunOptions& o, spdlog::logger& log) {
+  auto start = std::chrono::steady_clock::now();
+  prepare_data(p, o, data::TestSplit::Skip);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log.info("data: {} classes, {} train / {} val images from {} ({:.2f} s{})", p.data.wnids.size(), p.data.train.size(),
+           p.data.val.size(), p.dataset.root, seconds, p.data.from_cache ? ", cached" : "");
+}
+
+void log_epoch(spdlog::logger& log, const EpochReport& e, int64_t epochs) {
+  const EpochRow& r = e.row;
+  log.info("epoch {:>2}/{}  train loss {:.4f} acc {:5.2f}%  val loss {:.4f} acc {:5.2f}%  lr {:.2e}  {:.1f} s  "
+           "{:.0f} img/s  overhead {:.1f}%{}",
+           r.epoch, epochs, r.train_loss, 100 * r.train_acc, r.val_loss, 100 * r.val_acc, r.lr, r.seconds, r.img_per_s,
+           100 * e.overhead, e.best ? "  * best" : "");
+}
+
+// After each epoch: its metrics row, the checkpoints, the log line, the summary.
+TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& summary, spdlog::logger& log) {
+  TrainerCallbacks cb;
+  cb.stop_requested = [] { return InterruptScope::requested(); };
+  cb.epoch_done = [&p, &opt, &summary, &log](const EpochReport& e, const CheckpointInfo& state) {
+    p.dir.append_metrics(e.row);
+    summary.history.push_back(e.row);
+    if (e.best) save_checkpoint(p.dir / run_file::best, *p.model, nullptr, state);
+    save_checkpoint(p.dir / run_file::last, *p.model, &opt, state);
+    log_epoch(log, e, p.train.epochs);
+    summary.overhead_fraction_last_epoch = e.overhead;
+    update_from_history(summary, state);
+    p.dir.write_summary(summary);
+  };
+  return cb;
+}
+
+// The loop over the epochs still to run; false when Ctrl-C stopped it.
+bool train(Prepared& p, torch::optim::Optimizer& opt, CheckpointInfo& state, RunResult& summary,
+           const RunOptions& o, spdlog::logger& log) {
+  data::BatchLoader train_batches = train_loader(p), val_batches = eval_loader(p, p.data.val);
+  const TrainConfig& t = p.train;
+  log.info("{}: {} params, {} on {}, {}, {} epochs{}", p.graph.name, commas(p.graph.params), t.optimizer, p.hw.name,
+           t.precision + (p.hw.channels_last ? " channels_last" : ""), t.epochs,
+           state.epoch ? " (resuming after epoch " + std::to_string(state.epoch) + ")" : "");
+  InterruptScope interrupts;
+  Trainer trainer(p.model, opt, train_batches, val_batches, t, p.hw);
+  if (trainer.run(state, o.stop_after, recorder(p, opt, summary, log))) return true;
+  log.warn("interrupted during epoch {}: it is dropped; run the same command to resume from epoch {}", state.epoch + 1,
+           state.epoch + 1);
+  return false;
+}
+
+RunOutcome outcome_of(const Prepared& p, const CheckpointInfo& state) {
+  RunOutcome out;
+  out.dir = p.dir.path();
+  out.epochs_planned = p.train.epochs;
+  out.epochs_done = state.epoch;
+  out.best_val_acc = state.best_val_acc;
+  out.complete = state.epoch >= p.train.epochs;
+  return out;
+}
+}  // namespace
+
+RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
+  Prepared p = resolve(graph_file, o);
+  std::string config_text = to_toml(p.spec);
+  std::string moved = p.dir.prepare(config_text, p.spec, o.fresh);
+  auto log = start_log(p.dir);
+  if (!moved.empty()) log->info("--fresh: the previous run was moved to {}", moved);
+
+  prepare_model(p);
+  auto opt = make_optimizer(p.train, p.model->parameters());
+  CheckpointInfo state;  // resume point: last.pt says how many epochs are done
+  if (fs::exists(p.dir / run_file::last)) state = load_checkpoint(p.dir / run_file::last, *p.model, opt.get());
+  RunResult summary = summary_start(p, config_text);
+  summary.history = p.dir.metrics_until(state.epoch);  // rows after the checkpoint are dropped
+  RunOutcome outcome = outcome_of(p, state);
+  if (outcome.complete) {
+    log->info("{}: already complete ({} epochs, best val acc {:.2f}% at epoch {})", p.dir.path().string(), state.epoch,
+              100 * state.best_val_acc, state.best_epoch);
+    outcome.was_complete = true;
+    return outcome;
+  }
+
+  load_data(p, o, *log);
+  write_model_files(p);
+  summary.val_size = p.data.val.size();
+  bool finished = train(p, *opt, state, summary, o, *log);
+  write_charts(p.dir, summary);
+  outcome = outcome_of(p, state);
+  outcome.interrupted = !finished;
+  if (outcome.complete)
+    log->info("{}: done, best val acc {:.2f}% at epoch {}; results in {}", p.graph.name, 100 * state.best_val_acc,
+              state.best_epoch, p.dir.path().string());
+  return outcome;
+}
+
+}  // namespace engine

@@ -1,0 +1,78 @@
+// `engine test`: prepare, one pass over the test split with best.pt, then test/'s files.
+#include <opencv2/core.hpp>
+
+#include "engine/core/eval/metrics.hpp"
+#include "engine/core/eval/plots.hpp"
+#include "engine/core/files.hpp"
+#include "engine/nn/dataset/seeded.hpp"
+#include "engine/nn/runner/checkpoint.hpp"
+#include "engine/nn/runner/evaluate.hpp"
+#include "engine/nn/runner/prepare.hpp"
+
+namespace engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+cv::Mat to_rgb_mat(const torch::Tensor& chw) {
+  torch::Tensor hwc = chw.permute({1, 2, 0}).contiguous();
+  return cv::Mat(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>()).clone();
+}
+
+// samples.png: the same images for the same seed, a seeded sample without replacement.
+void draw_samples(const Prepared& p, const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted,
+                  int samples) {
+  std::mt19937_64 rng(p.train.seed);
+  std::vector<int64_t> idx(truth.size());
+  for (size_t k = 0; k < idx.size(); ++k) idx[k] = static_cast<int64_t>(k);
+  data::seeded_shuffle(idx, rng);
+  idx.resize(std::min<size_t>(idx.size(), static_cast<size_t>(samples)));
+  std::vector<cv::Mat> images;
+  std::vector<std::string> true_names, pred_names;
+  for (int64_t k : idx) {
+    images.push_back(to_rgb_mat(p.data.test.images[k]));
+    true_names.push_back(p.data.names[truth[k]]);
+    pred_names.push_back(p.data.names[predicted[k]]);
+  }
+  eval::samples_png(p.dir / run_file::samples, images, true_names, pred_names);
+}
+
+// metrics.toml, report.txt, confusion.csv and .png, samples.png.
+TestOutcome write_test_files(const Prepared& p, const std::vector<int64_t>& predicted, const CheckpointInfo& info,
+                             int samples) {
+  torch::Tensor labels = p.data.test.labels.to(torch::kLong).contiguous();
+  std::vector<int64_t> truth(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+  eval::ConfusionMatrix cm = eval::confusion_matrix(truth, predicted, static_cast<int>(p.data.wnids.size()));
+  eval::Metrics m = eval::compute_metrics(cm);
+  std::vector<eval::ClassLabel> labels_of;
+  for (size_t k = 0; k < p.data.wnids.size(); ++k) labels_of.push_back({p.data.wnids[k], p.data.names[k]});
+
+  TestOutcome out;
+  out.dir = p.dir / run_file::test_dir;
+  out.accuracy = m.accuracy;
+  out.report = eval::classification_report(m, p.data.names);
+  p.dir.write_test_metrics(m, labels_of);
+  write_file_atomic(p.dir / run_file::test_report, "Test split of " + p.graph.name + " (best.pt, epoch " +
+                                                       std::to_string(info.best_epoch) + ", " +
+                                                       std::to_string(truth.size()) + " images)\n\n" + out.report);
+  p.dir.write_confusion(cm, p.data.names);
+  eval::confusion_png(p.dir / run_file::confusion_png, cm, p.data.names);
+  draw_samples(p, truth, predicted, samples);
+  return out;
+}
+}  // namespace
+
+TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
+  Prepared p = resolve(graph_file, o);
+  fs::path best = p.dir / run_file::best;
+  if (!fs::exists(best))
+    throw UserError(best.string() + ": no best checkpoint; train the graph first (engine run " + graph_file.string() + ")");
+  prepare_model(p);
+  CheckpointInfo info = load_checkpoint(best, *p.model);
+  prepare_data(p, o, data::TestSplit::Load);
+  data::BatchLoader loader = eval_loader(p, p.data.test);
+  EvalResult r = evaluate(p.model, loader, p.hw, true);
+  return write_test_files(p, r.predictions, info, o.samples);
+}
+
+}  // namespace engine
