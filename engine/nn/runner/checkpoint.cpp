@@ -53,9 +53,13 @@ void load_checked(torch::nn::Module& m, torch::serialize::InputArchive& a, const
   for (auto& b : m.named_buffers(false)) copy(b.key(), b.value(), true);
   for (auto& child : m.named_children()) {
     torch::serialize::InputArchive sub;
-    if (!a.try_read(child.key(), sub))
+    if (!a.try_read(child.key(), sub)) {
+      // A module without state (an activation) carries nothing: older engines named them
+      // differently (one `act` per block instead of act1/act2), and that must not matter.
+      if (child.value()->parameters().empty() && child.value()->buffers().empty()) continue;
       throw UserError(file.string() + ": cannot copy module '" + prefix + child.key() +
                       "': the checkpoint has no such module. It was written for another graph.");
+    }
     load_checked(*child.value(), sub, prefix + child.key() + ".", file);
   }
 }
