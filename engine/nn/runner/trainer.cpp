@@ -17,6 +17,7 @@
 #include "engine/core/registry.hpp"
 #include "engine/core/report/report.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
+#include "engine/core/run_data.hpp"
 #include "engine/core/run_dir.hpp"
 
 namespace engine {
@@ -272,6 +273,7 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   if (g.num_classes != static_cast<int64_t>(data.wnids.size()))
     throw UserError(graph_file.string() + ": the graph's head has " + std::to_string(g.num_classes) +
                     " classes but the data has " + std::to_string(data.wnids.size()));
+  write_run_data(dir.path(), {data.wnids, data.names, data.mean, data.std});  // for engine predict and export
 
   if (!fs::exists(dir / "model.txt")) write_text_atomic(dir / "model.txt", layer_table(g) + "\n" + model_text(*model) + "\n");
   if (!fs::exists(dir / "architecture.svg")) {
