@@ -12,6 +12,7 @@
 #include "engine/nn/runner/run.hpp"
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"
+#include "engine/cli/use.hpp"
 
 namespace engine {
 
@@ -170,6 +171,7 @@ int cli_main(int argc, char** argv) {
   study->add_option("file", o.files, "study file")->required();
   study->add_flag("--dry-run", o.dry_run, "print the plan and validate every graph; train nothing");
   study->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  UseCommands use(app);  // predict, export
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say "A subcommand is required"
@@ -200,6 +202,7 @@ int cli_main(int argc, char** argv) {
     if (run->parsed()) return cmd_run(o);
     if (test->parsed()) return cmd_test(o);
     if (report->parsed()) return cmd_report(o);
+    if (auto code = use.run()) return *code;
     if (study->parsed()) {
       StudyOptions so;
       so.data_root = o.data;

@@ -41,6 +41,26 @@ std::string differences(const Value& old_spec, const Value& new_spec) {
 }
 }  // namespace
 
+EpochsExtension epochs_extension(const Value& old_spec, const Value& new_spec) {
+  EpochsExtension x;
+  auto epochs_of = [](const Value& spec) -> int64_t {
+    const Value* train = spec.find("train");
+    const Value* epochs = train ? train->find("epochs") : nullptr;
+    return epochs && epochs->is(Value::Kind::Int) ? epochs->i : -1;
+  };
+  x.from = epochs_of(old_spec);
+  x.to = epochs_of(new_spec);
+  Value same_total = new_spec;
+  if (Value* train = same_total.find("train"); train && train->find("epochs") && x.from >= 0)
+    train->set("epochs", Value::of_int(x.from));
+  x.only_epochs_grew = x.from >= 0 && x.to > x.from && differences(old_spec, same_total).empty();
+  const Value* train = old_spec.find("train");
+  const Value* scheduler = train ? train->find("scheduler") : nullptr;
+  x.scheduler = scheduler && scheduler->is(Value::Kind::String) ? scheduler->s : "none";
+  x.schedule_independent = x.scheduler == "none" || x.scheduler == "step";  // see lr_at in the trainer
+  return x;
+}
+
 std::string RunDir::prepare(const std::string& config_text, const Value& spec, bool fresh) const {
   std::string moved;
   if (fs::exists(dir_ / run_file::config)) {
@@ -50,12 +70,24 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
       moved = dir_.string() + ".prev-" + std::to_string(n);
       fs::rename(dir_, moved);
     } else {
-      std::string diff = differences(read_config(), spec);
-      if (!diff.empty())
+      Value old = read_config();
+      std::string diff = differences(old, spec);
+      if (diff.empty()) return moved;
+      EpochsExtension more = epochs_extension(old, spec);
+      if (!more.only_epochs_grew)
         throw UserError(dir_.string() + " holds a run of a different config; these keys differ (run -> now):" + diff +
                         "\nRun with --fresh to start over (the old run is kept as " + dir_.string() +
                         ".prev-N), or with --out DIR to train elsewhere.");
-      return moved;
+      if (!more.schedule_independent)
+        throw UserError(dir_.string() + " cannot be extended from train.epochs = " + std::to_string(more.from) + " to " +
+                        std::to_string(more.to) + ": its scheduler '" + more.scheduler +
+                        "' spreads the learning-rate decay over train.epochs, so the epochs it trained on a " +
+                        std::to_string(more.from) + "-epoch schedule would not match the first epochs of a " +
+                        std::to_string(more.to) + "-epoch run. Run with --fresh to train " + std::to_string(more.to) +
+                        " epochs from the start (the old run is kept as " + dir_.string() +
+                        ".prev-N), or with --out DIR to train elsewhere. (Runs with scheduler none or step can be "
+                        "extended.)");
+      // Extended: the run continues from its last checkpoint under the new total.
     }
   }
   fs::create_directories(dir_);

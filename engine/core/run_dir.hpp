@@ -5,6 +5,7 @@
 // atomically.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ inline constexpr const char* last = "last.pt";
 inline constexpr const char* model = "model.txt";
 inline constexpr const char* drawing = "architecture.svg";
 inline constexpr const char* log = "train.log";
+inline constexpr const char* data = "data.toml";
 inline constexpr const char* test_dir = "test";
 inline constexpr const char* test_metrics = "test/metrics.toml";
 inline constexpr const char* test_report = "test/report.txt";
@@ -102,6 +104,34 @@ void check_fraction(double value, const std::string& what, const std::string& wh
 }  // namespace run_dir_detail
 
 // Readers throw a UserError naming the file for anything missing or malformed.
+
+// Whether a run may continue under `new_spec` although its config.toml differs: only
+// train.epochs changed, and it grew. `schedule_independent` says whether the learning rate of
+// the epochs already trained is the same for the new total (scheduler none or step; cosine
+// spreads its decay over train.epochs, so its earlier epochs would not match).
+struct EpochsExtension {
+  bool only_epochs_grew = false;
+  bool schedule_independent = false;
+  int64_t from = 0, to = 0;
+  std::string scheduler;
+};
+EpochsExtension epochs_extension(const Value& old_spec, const Value& new_spec);
+
+// data.toml: what a trained model needs to read new images the way it was trained — its
+// classes in label order and the normalisation the run used ([data].mean/std when given, else
+// the train split's statistics). Written by the runner; read by predict and export.
+struct RunData {
+  std::vector<std::string> wnids;      // label order
+  std::vector<std::string> names;      // short human name per class, from words.txt
+  std::vector<double> mean, std;       // per RGB channel in [0, 1]
+};
+
+void write_run_data(const std::filesystem::path& run_dir, const RunData& data);
+
+// nullopt when the run predates data.toml; a malformed file is a UserError naming it.
+std::optional<RunData> read_run_data(const std::filesystem::path& run_dir);
+
+
 class RunDir {
  public:
   explicit RunDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -111,6 +141,8 @@ class RunDir {
   // Creates the directory and config.toml for a new run. An existing run must have the same
   // config (else UserError listing the keys that differ); with `fresh` it is moved aside to
   // <dir>.prev-N instead and the new run starts empty. Returns where an old run went, or "".
+  // A run whose config differs only by a larger train.epochs is extended (config.toml gets the
+  // new total) when its schedule does not depend on the total; else the refusal says why.
   std::string prepare(const std::string& config_text, const Value& spec, bool fresh) const;
   Value read_config() const;
 

@@ -35,6 +35,8 @@ void load_data(Prepared& p, const RunOptions& o, spdlog::logger& log) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log.info("data: {} classes, {} train / {} val images from {} ({:.2f} s{})", p.data.wnids.size(), p.data.train.size(),
            p.data.val.size(), p.dataset.root, seconds, p.data.from_cache ? ", cached" : "");
+  // What engine predict and export need to read new images as this run read its own.
+  write_run_data(p.dir.path(), {p.data.wnids, p.data.names, p.data.mean, p.data.std});
 }
 
 void log_epoch(spdlog::logger& log, const EpochReport& e, int64_t epochs) {
