@@ -9,7 +9,7 @@
 
 #include "engine/cli/study.hpp"
 #include "engine/core/eval/metrics.hpp"
-#include "engine/core/export.hpp"
+#include "engine/core/pytorch_source.hpp"
 #include "engine/core/registry.hpp"
 #include "engine/core/run_dir.hpp"
 #include "engine/core/run_dir.hpp"

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "engine/core/export.hpp"
+#include "engine/core/pytorch_source.hpp"
 #include "engine/nn/use/export.hpp"
 #include "engine/nn/use/predict.hpp"
 

@@ -58,6 +58,16 @@ void stamp(Value& v, const Loc& loc) {
   for (auto& [k, f] : v.fields) stamp(f, loc);
 }
 
+// LibTorch's checkpoint archives are TorchScript, whose module names cannot be Python keywords.
+bool is_reserved_word(const std::string& name) {
+  static const std::vector<std::string> words{
+      "False", "None",   "True",    "and",   "as",       "assert", "async",  "await",  "break",
+      "class", "continue", "def",   "del",   "elif",     "else",   "except", "finally", "for",
+      "from",  "global", "if",      "import", "in",      "is",     "lambda", "nonlocal", "not",
+      "or",    "pass",   "raise",   "return", "try",     "while",  "with",   "yield"};
+  return std::find(words.begin(), words.end(), name) != words.end();
+}
+
 std::vector<std::string> names_before(const std::vector<Node>& nodes) {
   std::vector<std::string> out{"input"};
   for (const auto& n : nodes) out.push_back(n.name);
@@ -85,6 +95,9 @@ std::vector<Node> build_nodes(const std::vector<Value>& layers, const Shape& inp
       bool generated = !path_prefix.empty();
       if (n.name.empty() || (!generated && n.name.find_first_of(". ") != std::string::npos))
         throw SpecError(name->loc, at + ": name '" + n.name + "' must be non-empty, without dots or spaces");
+      if (is_reserved_word(n.name))
+        throw SpecError(name->loc, at + ": name '" + n.name +
+                                       "' is a Python keyword, which a checkpoint cannot hold as a module name");
       if (index.count(n.name))
         throw SpecError(name->loc, at + ": name '" + n.name + "' is already " +
                                        (n.name == "input" ? "the graph input" : "used by an earlier node"));

@@ -8,7 +8,7 @@
 
 #include <sys/wait.h>
 
-#include "engine/core/export.hpp"
+#include "engine/core/pytorch_source.hpp"
 #include "engine/core/run_dir.hpp"
 #include "engine/nn/model.hpp"
 #include "engine/nn/runner/checkpoint.hpp"

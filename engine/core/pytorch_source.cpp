@@ -1,4 +1,4 @@
-#include "engine/core/export.hpp"
+#include "engine/core/pytorch_source.hpp"
 
 #include <algorithm>
 #include <cctype>
