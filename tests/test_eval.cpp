@@ -219,3 +219,37 @@ TEST_SUITE("eval") {
     CHECK_THROWS_AS(samples_png(tmp.path() / "bad.png", images, true_names, {}), std::invalid_argument);
   }
 }
+
+#include "engine/core/eval/paired.hpp"
+
+TEST_SUITE("eval") {
+  TEST_CASE("exact McNemar against hand-computed binomial tails") {
+    using engine::eval::Discordant;
+    using engine::eval::mcnemar_exact;
+    CHECK(mcnemar_exact(Discordant{0, 0}) == 1.0);
+    CHECK(mcnemar_exact(Discordant{5, 0}) == doctest::Approx(2.0 / 32));   // 0.0625: not significant
+    CHECK(mcnemar_exact(Discordant{0, 6}) == doctest::Approx(2.0 / 64));   // 0.03125: significant
+    CHECK(mcnemar_exact(Discordant{10, 2}) == doctest::Approx(2.0 * 79 / 4096));  // (1 + 12 + 66) / 2^12
+    CHECK(mcnemar_exact(Discordant{3, 3}) == 1.0);                         // capped at 1
+    // Large counts stay finite: 260 vs 240 of 500 is well inside chance.
+    double p = mcnemar_exact(Discordant{260, 240});
+    CHECK(p > 0.3);
+    CHECK(p < 1.0);
+  }
+
+  TEST_CASE("discordant pairs count only the images exactly one classifier gets right") {
+    std::vector<int64_t> labels{0, 1, 2, 3, 4}, a{0, 1, 0, 3, 0}, b{0, 0, 2, 0, 0};
+    auto d = engine::eval::discordant(labels, a, b);
+    CHECK(d.a_only == 2);  // images 1 and 3
+    CHECK(d.b_only == 1);  // image 2
+    CHECK_THROWS(engine::eval::discordant(labels, a, {0, 1}));
+  }
+
+  TEST_CASE("mean and sample standard deviation over seeds") {
+    auto m = engine::eval::mean_sd({0.80, 0.82, 0.84});
+    CHECK(m.mean == doctest::Approx(0.82));
+    CHECK(m.sd == doctest::Approx(0.02));
+    CHECK(m.n == 3);
+    CHECK(engine::eval::mean_sd({0.5}).sd == 0);
+  }
+}

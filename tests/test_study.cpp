@@ -1,7 +1,9 @@
-// `engine study`: plan validation, winners feeding the next stage, skipping finished runs, report.
+// `engine study`: plan validation, declared vs measured winners, seeds, deduplication, skipping
+// finished runs, the report.
 #include <doctest/doctest.h>
 
 #include "engine/core/run_dir.hpp"
+#include "engine/core/graph.hpp"
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"
 #include "tests/support.hpp"
@@ -10,60 +12,74 @@ using namespace engine;
 namespace fs = std::filesystem;
 
 TEST_SUITE("study") {
-  TEST_CASE("a two-stage study picks winners, builds on them, skips finished runs and writes the report") {
+  TEST_CASE("graph files are what runs: a stage whose files extend another graph than the measured winner stops, "
+            "--pin edits them, identical configs train once, a rerun retrains nothing") {
     test::TempDir dir{"engine-study"};
     test::write_tiny_dataset(dir / "data");
     std::string base = test::tiny_graph("base");
     base.replace(base.find("epochs = 2"), 10, "epochs = 1");
     dir.write("base.toml", base);
-    // Stage 1: widths (2 vs 16 channels: the wider one learns more in one epoch).
+    // Stage W: widths; w-same is w-narrow under another name (one run, reported twice).
     dir.write("w-narrow.toml", "extends = \"base.toml\"\nname = \"w-narrow\"\n[vars]\nwidth = 2\n");
     dir.write("w-wide.toml", "extends = \"base.toml\"\nname = \"w-wide\"\n[vars]\nwidth = 16\n");
-    // Stage 2: activations, on whichever width won (their own extends says base.toml).
-    dir.write("a-elu.toml", "extends = \"base.toml\"\nname = \"a-elu\"\n[vars]\nact = \"elu\"\n");
+    dir.write("w-same.toml", "extends = \"w-narrow.toml\"\nname = \"w-same\"\n");
+    // Stage A declares base.toml, which is not in stage W: whatever W measures, it disagrees.
+    dir.write("a-elu.toml", "# Stage A, ELU.\nextends = \"base.toml\"  # the W winner\nname = \"a-elu\"\n[vars]\nact = \"elu\"\n");
     dir.write("a-gelu.toml", "extends = \"base.toml\"\nname = \"a-gelu\"\n[vars]\nact = \"gelu\"\n");
     auto study = dir.write("study.toml", R"(title = "Tiny study"
+seeds = [0, 1]
 [[stages]]
 name = "W"
-title = "width"
-graphs = ["w-narrow.toml", "w-wide.toml"]
+graphs = ["w-narrow.toml", "w-wide.toml", "w-same.toml"]
 [[stages]]
 name = "A"
-title = "activation"
 graphs = ["a-elu.toml", "a-gelu.toml"]
 extends = "winner"
 final = true
+seeds = [0]
 )");
     StudyOptions o;
     o.data_root = (dir / "data").string();
     o.runs = (dir / "runs").string();
     o.dry_run = true;
     CHECK(run_study(study, o) == 0);
-    CHECK_FALSE(fs::exists(dir / "runs" / "w-narrow"));
+    CHECK_FALSE(fs::exists(dir / "runs" / "w-narrow-s0"));
 
     o.dry_run = false;
+    std::ostringstream err;
+    auto* old = std::cerr.rdbuf(err.rdbuf());
+    int code = run_study(study, o);
+    std::cerr.rdbuf(old);
+    CHECK(code == 2);
+    CAPTURE(err.str());
+    CHECK(err.str().find("a-elu.toml:2:11: extends = \"base.toml\"  ->  extends = \"w-") != std::string::npos);
+    CHECK(err.str().find("--pin") != std::string::npos);
+    CHECK(fs::exists(dir / "runs" / "w-narrow-s1" / "metrics.csv"));
+    CHECK(RunDir(dir / "runs" / "w-narrow-s1").read_config().find("train")->find("seed")->i == 1);
+    CHECK_FALSE(fs::exists(dir / "runs" / "w-same-s0"));  // the same run as w-narrow
+    CHECK_FALSE(fs::exists(dir / "runs" / "a-elu-s0"));
+
+    o.pin = true;
     REQUIRE(run_study(study, o) == 0);
-    auto narrow = RunDir(dir / "runs" / "w-narrow").read_result(), wide = RunDir(dir / "runs" / "w-wide").read_result();
-    std::string winner = wide.best_val_acc > narrow.best_val_acc ||
-                                 (wide.best_val_acc == narrow.best_val_acc && wide.params < narrow.params)
-                             ? "16"
-                             : "2";
-    // Stage A's runs were built on the stage W winner's width.
-    Value elu = parse_toml_file(dir / "runs" / "a-elu" / "config.toml");
-    CHECK(elu.find("vars")->find("width")->repr() == winner);
-    CHECK(elu.find("vars")->find("act")->s == "elu");
-    CHECK(fs::exists(dir / "runs" / "report.md"));
+    std::string elu = test::read_file(dir / "a-elu.toml");
+    CAPTURE(elu);
+    CHECK(elu.find("# Stage A, ELU.\nextends = \"w-") == 0);
+    CHECK(elu.find(".toml\"  # the W winner\nname = \"a-elu\"") != std::string::npos);
+    // The file now resolves to exactly what ran.
+    CHECK(to_toml(load_graph(dir / "a-elu.toml").spec) == to_toml(RunDir(dir / "runs" / "a-elu-s0").read_config()));
     std::string md = test::read_file(dir / "runs" / "report.md");
-    CHECK(md.find("w-wide") != std::string::npos);
-    CHECK(md.find("a-gelu") != std::string::npos);
-    bool tested = fs::exists(dir / "runs" / "a-elu" / "test" / "metrics.toml") ||
-                  fs::exists(dir / "runs" / "a-gelu" / "test" / "metrics.toml");
+    CHECK(md.find("## Decisions over seeds") != std::string::npos);
+    CHECK(md.find("w-same (same run as w-narrow)") != std::string::npos);
+    bool tested = fs::exists(dir / "runs" / "a-elu-s0" / "test" / "metrics.toml") ||
+                  fs::exists(dir / "runs" / "a-gelu-s0" / "test" / "metrics.toml");
     CHECK(tested);
 
-    // Second time: every run is complete, nothing retrains.
-    auto stamp = fs::last_write_time(dir / "runs" / "w-narrow" / "last.pt");
+    // Second time: every run is complete, nothing retrains, the files stay as they are.
+    auto stamp = fs::last_write_time(dir / "runs" / "w-narrow-s0" / "last.pt");
+    o.pin = false;
     REQUIRE(run_study(study, o) == 0);
-    CHECK(fs::last_write_time(dir / "runs" / "w-narrow" / "last.pt") == stamp);
+    CHECK(fs::last_write_time(dir / "runs" / "w-narrow-s0" / "last.pt") == stamp);
+    CHECK(test::read_file(dir / "a-elu.toml") == elu);
   }
 
   TEST_CASE("a typo anywhere in the study fails the dry run before any training") {

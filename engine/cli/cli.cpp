@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "engine/core/sections.hpp"
 #include "engine/core/draw.hpp"
 #include "engine/core/info.hpp"
 #include "engine/core/registry.hpp"
+#include "engine/core/report/report.hpp"
 #include "engine/nn/runner/run.hpp"
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"
@@ -27,6 +29,7 @@ struct Options {
   bool expand = false;
   bool fresh = false;
   bool dry_run = false;
+  bool pin = false;
   int64_t stop_after = 0;
   int samples = 10;
 };
@@ -91,27 +94,28 @@ int cmd_test(const Options& o) {
   return 0;
 }
 
-// A study file gives the stages; graph files are grouped by name ("3.1-A" → stage "3.1").
+// A study file gives the stages and seeds; graph files are grouped by name ("3.1-A" → stage
+// "3.1") and read from runs/<name>, as engine run left them.
 int cmd_report(const Options& o) {
-  Study s;
+  fs::path written;
   if (o.files.size() == 1 && is_study_file(o.files[0])) {
-    s = load_study(o.files[0]);
+    Study s = load_study(o.files[0], o.sets);
+    if (!o.out.empty()) s.report = o.out;
+    StudyOptions so;
+    written = write_study_report(s, so);
   } else {
-    s.title = "Study";
+    std::vector<report::StageSpec> stages;
+    std::optional<fs::path> final_run;
     for (const auto& f : o.files) {
       std::string name = load_spec(f).find("name")->s;
       std::string stage = name.substr(0, name.find('-'));
-      if (s.stages.empty() || s.stages.back().name != stage) {
-        StudyStage st;
-        st.name = stage;
-        st.final = stage == "final";
-        s.stages.push_back(st);
-      }
-      s.stages.back().graphs.push_back(f);
+      if (stages.empty() || stages.back().name != stage) stages.push_back(report::StageSpec{stage, "", {}, ""});
+      stages.back().runs.push_back(fs::path("runs") / name);
+      if (stage == "final") final_run = stages.back().runs.back();
     }
+    written = o.out.empty() ? fs::path("runs/report.md") : fs::path(o.out);
+    report::write_report(written, stages, final_run);
   }
-  if (!o.out.empty()) s.report = o.out;
-  fs::path written = write_study_report(s, "runs");
   std::cout << "wrote " << written.string() << "\n";
   return 0;
 }
@@ -167,10 +171,13 @@ int cli_main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "compare runs in one Markdown report");
   report->add_option("files", o.files, "a study file, or graph files whose runs to compare")->required();
   report->add_option("-o,--out", o.out, "report path (default runs/report.md)");
+  report->add_option("--set", o.sets, "override a key of the study file, e.g. --set seeds=[0]");
   auto* study = app.add_subcommand("study", "run a whole ablation study: stages, winners, test, report");
   study->add_option("file", o.files, "study file")->required();
   study->add_flag("--dry-run", o.dry_run, "print the plan and validate every graph; train nothing");
   study->add_option("--data", o.data, "dataset root (else $ENGINE_DATA, else [data].root)");
+  study->add_flag("--pin", o.pin, "when a stage's files extend another graph than the measured winner, edit them");
+  study->add_option("--set", o.sets, "override a key of the study file, e.g. --set seeds=[0] (repeatable)");
   UseCommands use(app);  // predict, export
 
   spdlog::set_pattern("[%H:%M:%S] %v");
@@ -207,6 +214,8 @@ int cli_main(int argc, char** argv) {
       StudyOptions so;
       so.data_root = o.data;
       so.dry_run = o.dry_run;
+      so.pin = o.pin;
+      so.sets = o.sets;
       return run_study(o.files.at(0), so);
     }
     if (ops->parsed()) {

@@ -1,41 +1,30 @@
 #pragma once
-// `engine study`: the whole ablation chain from one TOML file. Stages run in order; a stage
-// may point its graphs at the previous stage's winner (best val accuracy, ties to fewer
-// params), the final stage's winner is evaluated on the test split, and the report is written.
+// `engine study`: the whole ablation chain from one TOML file (engine/core/study_plan.hpp).
+// Stages run in order; every graph once per seed, identical configurations once; each stage is
+// decided over its seeds with a paired test (engine/core/report/decision.hpp); a stage that
+// builds on the previous winner must say so in its files' `extends`, which the study checks
+// (and with --pin, edits); the final stage's winner is evaluated on the test split.
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "engine/core/study_plan.hpp"
+
 namespace engine {
-
-struct StudyStage {
-  std::string name, title, varies;
-  std::vector<std::filesystem::path> graphs;
-  bool extends_winner = false;  // each graph extends the previous stage's winner
-  bool final = false;           // test this stage's winner
-};
-
-struct Study {
-  std::filesystem::path file;
-  std::string title;
-  std::filesystem::path report;  // default runs/report.md
-  std::vector<StudyStage> stages;
-};
-
-Study load_study(const std::filesystem::path& file);
-// A study file lists [[stages]]; a graph file does not.
-bool is_study_file(const std::filesystem::path& file);
 
 struct StudyOptions {
   std::string data_root;
-  std::string runs = "runs";  // where run directories go
-  bool dry_run = false;       // print the plan and validate every graph; train nothing
+  std::string runs = "runs";       // where run directories go
+  std::vector<std::string> sets;   // --set on the study file ("seeds=[0]")
+  bool dry_run = false;            // print the plan and validate every graph; train nothing
+  bool pin = false;                // rewrite a stage's extends lines to the measured winner
 };
 
-// The report of a study from the run directories already there (no training).
-std::filesystem::path write_study_report(const Study& study, const std::string& runs_dir);
-
-// Returns 0 when every run completed, 130 when interrupted.
+// Returns 0 when every run completed, 130 when interrupted, 2 when a stage's files do not
+// extend the measured winner (the message names the files and the edit).
 int run_study(const std::filesystem::path& file, const StudyOptions& options);
+
+// The report of a study from the run directories already there (no training).
+std::filesystem::path write_study_report(const Study& study, const StudyOptions& options);
 
 }  // namespace engine

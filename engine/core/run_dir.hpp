@@ -25,6 +25,7 @@ inline constexpr const char* model = "model.txt";
 inline constexpr const char* drawing = "architecture.svg";
 inline constexpr const char* log = "train.log";
 inline constexpr const char* data = "data.toml";
+inline constexpr const char* val_predictions = "val_predictions.csv";
 inline constexpr const char* test_dir = "test";
 inline constexpr const char* test_metrics = "test/metrics.toml";
 inline constexpr const char* test_report = "test/report.txt";
@@ -132,6 +133,12 @@ void write_run_data(const std::filesystem::path& run_dir, const RunData& data);
 std::optional<RunData> read_run_data(const std::filesystem::path& run_dir);
 
 
+// val_predictions.csv: the label and the prediction of every val image at the best epoch, in
+// the val split's order, so two runs on the same images can be compared pair by pair.
+struct ValPredictions {
+  std::vector<int64_t> labels, predictions;
+};
+
 class RunDir {
  public:
   explicit RunDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -155,6 +162,10 @@ class RunDir {
   // summary.toml and metrics.csv. Keys the report computes with are required; keys it only
   // displays (device, seed, ...) may be absent and keep their defaults.
   RunResult read_result() const;
+
+  void write_val_predictions(const ValPredictions& p) const;
+  // nullopt when the run has none (it predates the file); a malformed file is a UserError.
+  std::optional<ValPredictions> read_val_predictions() const;
 
   void write_test_metrics(const eval::Metrics& m, const std::vector<eval::ClassLabel>& labels) const;
   bool has_test_metrics() const;

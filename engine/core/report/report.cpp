@@ -329,7 +329,17 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
   for (std::size_t s = 0; s < stages.size(); ++s)
     for (std::size_t i = 0; i < stage_runs[s].size(); ++i)
       md << summary_row(stages[s].name, stage_runs[s][i], stages[s].runs.size() > 1 && i == findings[s].winner);
-  md << "\nBold: the stage's winner (best val accuracy, ties to fewer params).\n\n";
+  if (options.decisions.empty()) {
+    md << "\nBold: the stage's winner (best val accuracy, ties to fewer params).\n\n";
+  } else {
+    md << "\nRows: the first seed's run of each variant. The decisions use every seed:\n\n"
+       << "## Decisions over seeds\n\n"
+       << "Each variant is trained once per seed. Best val: the mean ± sd over seeds of the best val accuracy; "
+          "the paired test is the exact McNemar test of the leader against each variant on the same val "
+          "images, discordant pairs pooled over the seeds both ran. A difference not significant at 5 % is a "
+          "tie, and a tie goes to the cheaper variant (fewer MACs, then fewer params, then the shorter epoch).\n\n"
+       << options.decisions;
+  }
 
   std::set<std::string> used_slugs;
   for (std::size_t s = 0; s < stages.size(); ++s) {

@@ -19,6 +19,7 @@ struct StageSpec {
 
 struct ReportOptions {
   std::string title = "Study report";
+  std::string decisions;  // Markdown of the stage decisions over seeds, placed after the summary
 };
 
 // Folder that holds the report's figures: <stem>_figures beside out_md (runs/report_figures/).
