@@ -99,3 +99,37 @@ seeds = [0]
                          SpecError);
   }
 }
+
+TEST_SUITE("study") {
+  TEST_CASE("every committed run is what its graph file resolves to (engine config graphs/X.toml)") {
+    int compared = 0;
+    for (const auto& e : fs::directory_iterator(test::source_dir() / "results" / "runs")) {
+      std::string run = e.path().filename().string();
+      fs::path graph = test::source_dir() / "graphs" / (run + ".toml");
+      if (!fs::exists(e.path() / "config.toml")) continue;
+      // A seed's run (X-s1) is graphs/X.toml with that train.seed.
+      std::vector<std::string> sets;
+      if (!fs::exists(graph)) {
+        auto dash = run.rfind("-s");
+        INFO(run, " has no graph file");
+        REQUIRE(dash != std::string::npos);
+        graph = test::source_dir() / "graphs" / (run.substr(0, dash) + ".toml");
+        sets.push_back("train.seed=" + run.substr(dash + 2));
+      }
+      CAPTURE(run);
+      auto ran = flatten(RunDir(e.path()).read_config()), written = flatten(load_graph(graph, sets).spec);
+      auto runtime = [](const std::string& key) {
+        for (const auto& k : runtime_keys())
+          if (k == key) return true;
+        return false;
+      };
+      for (auto* l : {&ran, &written}) {
+        l->erase(std::remove_if(l->begin(), l->end(), [&](const auto& kv) { return runtime(kv.first); }), l->end());
+        std::sort(l->begin(), l->end());
+      }
+      CHECK(ran == written);
+      ++compared;
+    }
+    CHECK(compared >= 10);
+  }
+}
