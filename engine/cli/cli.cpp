@@ -32,6 +32,7 @@ struct Options {
   bool pin = false;
   int64_t stop_after = 0;
   int samples = 10;
+  bool tta = false;
 };
 
 Graph graph_of(const std::string& file, const Options& o) { return load_graph(file, o.sets).graph; }
@@ -89,8 +90,11 @@ int cmd_test(const Options& o) {
   t.out = o.out;
   t.data_root = o.data;
   t.samples = o.samples;
+  t.tta = o.tta;
   TestOutcome out = test_graph(o.files.at(0), t);
-  std::cout << out.report << "\ntest accuracy " << 100 * out.accuracy << "%; files in " << out.dir.string() << "\n";
+  std::cout << out.report << "\ntest accuracy " << 100 * out.accuracy << "% (without flip TTA "
+            << 100 * out.tta.without_tta << "%, with " << 100 * out.tta.with_tta << "%; reported: "
+            << (out.tta.used ? "with" : "without") << "); files in " << out.dir.string() << "\n";
   return 0;
 }
 
@@ -167,6 +171,7 @@ int cli_main(int argc, char** argv) {
   auto* test = app.add_subcommand("test", "evaluate a trained run's best.pt on the test split");
   add_run_io(test);
   test->add_option("--samples", o.samples, "test images drawn in samples.png");
+  test->add_flag("--tta", o.tta, "report flip TTA accuracy (as [train].test_tta = true); both are recorded");
   add_sets(test);
   auto* report = app.add_subcommand("report", "compare runs in one Markdown report");
   report->add_option("files", o.files, "a study file, or graph files whose runs to compare")->required();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/files.hpp"
+#include "engine/core/sections.hpp"
 
 namespace engine {
 
@@ -12,7 +13,7 @@ std::string config_hash(const std::string& text) { return hex64(hash_string(text
 
 const std::vector<std::string>& runtime_keys() {
   static const std::vector<std::string> keys{"train.threads", "train.device", "train.eval_batch_size", "data.root",
-                                             "data.cache"};
+                                             "data.cache", "train.test_tta"};  // test_tta: only engine test
   return keys;
 }
 
@@ -71,6 +72,14 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
       fs::rename(dir_, moved);
     } else {
       Value old = read_config();
+      // Keys added to the language since the run began are absent from its config.toml; it ran
+      // with their defaults (which keep the earlier behaviour), so it is compared with those.
+      try {
+        Value completed = old;
+        complete_sections(completed);
+        old = std::move(completed);
+      } catch (const std::exception&) {  // not valid any more: compared as written
+      }
       std::string diff = differences(old, spec);
       if (diff.empty()) return moved;
       EpochsExtension more = epochs_extension(old, spec);

@@ -37,8 +37,11 @@ inline constexpr const char* samples = "test/samples.png";
 // One row of metrics.csv. Accuracies are fractions in [0, 1].
 struct EpochRow {
   int epoch = 0;  // from 1
-  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;  // train_*: running, on augmented batches
   double lr = 0, seconds = 0, img_per_s = 0;
+  // The train probe, evaluated like val (eval mode, no augmentation); absent when [train].train_probe
+  // is 0 and in files written before it existed.
+  std::optional<double> train_eval_loss, train_eval_acc;
 };
 
 // What best.pt and last.pt hold besides tensors. The torch layer stores each field under the
@@ -66,6 +69,7 @@ struct RunResult {
   int best_epoch = 0;
   double train_acc_at_best = 0, train_loss_at_best = 0, val_loss_at_best = 0;
   double final_train_acc = 0, final_val_acc = 0, final_train_loss = 0, final_val_loss = 0;
+  std::optional<double> train_eval_acc_at_best, final_train_eval_acc;  // absent without a train probe
   int64_t val_size = 0;
   double epoch_seconds_mean = 0, total_seconds = 0, train_img_per_s = 0;
   double overhead_fraction_last_epoch = 0;  // time outside forward/backward/step
@@ -82,10 +86,24 @@ struct RunResult {
 // final_*, times, complete (against r.epochs_planned).
 void update_from_history(RunResult& r, const CheckpointInfo& best);
 
+// Flip test-time augmentation (the mean of the logits of each image and its mirror image): the
+// accuracy with and without it, from one pass, and whether `used` for TestMetrics::metrics.
+struct TtaAccuracy {
+  double without_tta = 0, with_tta = 0;
+  bool used = false;
+};
+
 // test/metrics.toml: the test split's metrics and the label of each class.
 struct TestMetrics {
-  eval::Metrics metrics;
+  eval::Metrics metrics;  // of the predictions the report uses (with TTA when tta->used)
   std::vector<eval::ClassLabel> labels;
+  std::optional<TtaAccuracy> tta;  // absent in files written before flip TTA was measured
+};
+
+// val_predictions.csv: the best epoch's prediction for each val image, in val-split order, so
+// two runs on the same val split can be compared image by image (McNemar's test).
+struct ValPredictions {
+  std::vector<int64_t> labels, predictions;  // index k: the val split's k-th image
 };
 
 // test/confusion.csv: the matrix and the class names of its rows and columns.
@@ -133,12 +151,6 @@ void write_run_data(const std::filesystem::path& run_dir, const RunData& data);
 std::optional<RunData> read_run_data(const std::filesystem::path& run_dir);
 
 
-// val_predictions.csv: the label and the prediction of every val image at the best epoch, in
-// the val split's order, so two runs on the same images can be compared pair by pair.
-struct ValPredictions {
-  std::vector<int64_t> labels, predictions;
-};
-
 class RunDir {
  public:
   explicit RunDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -154,7 +166,8 @@ class RunDir {
   Value read_config() const;
 
   void append_metrics(const EpochRow& row) const;
-  std::vector<EpochRow> read_metrics() const;  // columns found by header name; all eight required
+  // Columns found by header name: the first eight required, train_eval_* optional (old files).
+  std::vector<EpochRow> read_metrics() const;
   // Drops rows after `epoch` (written after the last checkpoint) and returns the rest.
   std::vector<EpochRow> metrics_until(int64_t epoch) const;
 
@@ -163,17 +176,19 @@ class RunDir {
   // displays (device, seed, ...) may be absent and keep their defaults.
   RunResult read_result() const;
 
-  void write_val_predictions(const ValPredictions& p) const;
-  // nullopt when the run has none (it predates the file); a malformed file is a UserError.
-  std::optional<ValPredictions> read_val_predictions() const;
-
-  void write_test_metrics(const eval::Metrics& m, const std::vector<eval::ClassLabel>& labels) const;
+  void write_test_metrics(const eval::Metrics& m, const std::vector<eval::ClassLabel>& labels,
+                          const std::optional<TtaAccuracy>& tta = std::nullopt) const;
   bool has_test_metrics() const;
   TestMetrics read_test_metrics() const;
   // Names are quoted when they hold a comma.
   void write_confusion(const eval::ConfusionMatrix& m, const std::vector<std::string>& class_names) const;
   bool has_confusion() const;
   ConfusionFile read_confusion() const;
+
+  // Replaced (atomically) each time an epoch becomes the best, so it always matches best.pt.
+  void write_val_predictions(const ValPredictions& v) const;
+  bool has_val_predictions() const;
+  ValPredictions read_val_predictions() const;
 
  private:
   std::filesystem::path dir_;

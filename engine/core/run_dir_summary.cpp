@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <type_traits>
 
 #include "engine/core/files.hpp"
@@ -36,6 +37,8 @@ void for_each_key(R& r, F&& f) {
   f("final_val_acc", r.final_val_acc, opt);
   f("final_train_loss", r.final_train_loss, opt);
   f("final_val_loss", r.final_val_loss, opt);
+  f("train_eval_acc_at_best", r.train_eval_acc_at_best, opt);  // written only when measured
+  f("final_train_eval_acc", r.final_train_eval_acc, opt);
   f("val_size", r.val_size, req);
   f("epoch_seconds_mean", r.epoch_seconds_mean, req);
   f("total_seconds", r.total_seconds, req);
@@ -52,6 +55,11 @@ void for_each_key(R& r, F&& f) {
 }
 
 template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+template <class T>
 Value to_value(const T& v) {
   if constexpr (std::is_same_v<T, std::string>) return Value::of_string(v);
   else if constexpr (std::is_same_v<T, bool>) return Value::of_bool(v);
@@ -61,7 +69,11 @@ Value to_value(const T& v) {
 
 template <class T>
 void from_value(const Value& v, const std::string& key, T& out) {
-  if constexpr (std::is_same_v<T, std::string>) out = v.as_string(key);
+  if constexpr (is_optional<T>::value) {
+    typename T::value_type value{};
+    from_value(v, key, value);
+    out = value;
+  } else if constexpr (std::is_same_v<T, std::string>) out = v.as_string(key);
   else if constexpr (std::is_same_v<T, bool>) out = v.as_bool(key);
   else if constexpr (std::is_same_v<T, double>) out = v.as_float(key);  // `total_seconds = 12` is fine too
   else out = static_cast<T>(v.as_int(key));
@@ -71,6 +83,9 @@ void check_summary(const RunResult& r, const fs::path& path) {
   const std::string where = path.string();
   run_dir_detail::check_fraction(r.best_val_acc, "best_val_acc", where);
   run_dir_detail::check_fraction(r.train_acc_at_best, "train_acc_at_best", where);
+  for (auto [key, value] : {std::pair{"train_eval_acc_at_best", &r.train_eval_acc_at_best},
+                            std::pair{"final_train_eval_acc", &r.final_train_eval_acc}})
+    if (*value) run_dir_detail::check_fraction(**value, key, where);
   if (r.val_size <= 0) throw UserError(where + ": val_size must be > 0");
   if (r.params < 0) throw UserError(where + ": params must be >= 0");
 }
@@ -87,7 +102,13 @@ void warn_if_best_differs(const RunResult& r, const fs::path& path) {
 
 void RunDir::write_summary(const RunResult& r) const {
   Value s = Value::table();
-  for_each_key(r, [&](const char* key, const auto& v, Need) { s.set(key, to_value(v)); });
+  for_each_key(r, [&](const char* key, const auto& v, Need) {
+    if constexpr (is_optional<std::decay_t<decltype(v)>>::value) {
+      if (v) s.set(key, to_value(*v));
+    } else {
+      s.set(key, to_value(v));
+    }
+  });
   write_file_atomic(dir_ / run_file::summary, to_toml(s));
 }
 
@@ -127,6 +148,8 @@ void update_from_history(RunResult& r, const CheckpointInfo& best) {
   r.final_val_acc = last.val_acc;
   r.final_train_loss = last.train_loss;
   r.final_val_loss = last.val_loss;
+  r.train_eval_acc_at_best = at_best->train_eval_acc;
+  r.final_train_eval_acc = last.train_eval_acc;
   double total = 0, rate = 0;
   for (const auto& row : rows) total += row.seconds, rate += row.img_per_s;
   r.epoch_seconds_mean = rows.empty() ? 0 : total / rows.size();

@@ -11,7 +11,8 @@ namespace engine {
 
 namespace fs = std::filesystem;
 
-void RunDir::write_test_metrics(const eval::Metrics& m, const std::vector<eval::ClassLabel>& labels) const {
+void RunDir::write_test_metrics(const eval::Metrics& m, const std::vector<eval::ClassLabel>& labels,
+                                const std::optional<TtaAccuracy>& tta) const {
   if (labels.size() != m.classes.size())
     throw std::invalid_argument("write_test_metrics: " + std::to_string(labels.size()) + " labels for " +
                                 std::to_string(m.classes.size()) + " classes");
@@ -23,6 +24,11 @@ void RunDir::write_test_metrics(const eval::Metrics& m, const std::vector<eval::
   out << "# Test-set metrics (scikit-learn semantics, zero_division=0).\n"
       << "accuracy = " << toml_float(m.accuracy) << "\n"
       << "total = " << m.total << "\n";
+  if (tta)
+    out << "\n# Flip TTA (mean logits of each image and its mirror image), measured in the same pass;\n"
+        << "# `used`: whether accuracy and every table here are of the TTA predictions.\n[tta]\nused = "
+        << (tta->used ? "true" : "false") << "\naccuracy_without_tta = " << toml_float(tta->without_tta)
+        << "\naccuracy_with_tta = " << toml_float(tta->with_tta) << "\n";
   averages("macro", m.macro);
   averages("weighted", m.weighted);
   for (size_t c = 0; c < labels.size(); ++c) {
@@ -69,6 +75,14 @@ TestMetrics RunDir::read_test_metrics() const {
     avg->precision = toml_key(*table, "precision", path, where).as_float(where + "precision");
     avg->recall = toml_key(*table, "recall", path, where).as_float(where + "recall");
     avg->f1 = toml_key(*table, "f1", path, where).as_float(where + "f1");
+  }
+  if (const Value* t = root.find("tta")) {
+    if (!t->is(Value::Kind::Table)) throw UserError(path.string() + ": [tta] is not a table");
+    TtaAccuracy tta;
+    tta.used = toml_key(*t, "used", path, "tta.").as_bool("tta.used");
+    tta.without_tta = toml_key(*t, "accuracy_without_tta", path, "tta.").as_float("tta.accuracy_without_tta");
+    tta.with_tta = toml_key(*t, "accuracy_with_tta", path, "tta.").as_float("tta.accuracy_with_tta");
+    out.tta = tta;
   }
   const Value* classes = root.find("classes");
   if (!classes || !classes->is(Value::Kind::Array)) throw UserError(path.string() + ": missing [[classes]]");

@@ -82,6 +82,10 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       field("warmup_epochs", &T::warmup_epochs, "linear warm-up from lr/10 over this many epochs", 0),
       field("min_lr", &T::min_lr, "cosine scheduler: final learning rate", 0),
       field("label_smoothing", &T::label_smoothing, "CrossEntropyLoss label smoothing", 0),
+      field("train_probe", &T::train_probe,
+            "train images (fixed, seeded by data.split_seed) evaluated like val each epoch: train_eval_acc (0: off)", 0),
+      field("ema", &T::ema, "decay per step of the weights' moving average, which val and best.pt use (0: off)", 0),
+      field("test_tta", &T::test_tta, "engine test reports flip TTA (mean logits of image and mirror); both are recorded"),
   };
   return fields;
 }

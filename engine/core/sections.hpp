@@ -42,6 +42,10 @@ struct TrainConfig {
   int64_t warmup_epochs = 0;
   double min_lr = 0;
   double label_smoothing = 0;
+  // Added later: a run whose config.toml predates a key ran with its default (see RunDir::prepare).
+  int64_t train_probe = 500;
+  double ema = 0;
+  bool test_tta = false;
 };
 
 const std::vector<Field<TrainConfig>>& train_fields();

@@ -43,12 +43,13 @@ std::optional<eval::Discordant> paired(const Variant& leader, const Variant& oth
   for (size_t i = 0; i < leader.seeds.size(); ++i)
     for (size_t j = 0; j < other.seeds.size(); ++j) {
       if (leader.seeds[i] != other.seeds[j]) continue;
-      auto a = RunDir(leader.runs[i]).read_val_predictions(), b = RunDir(other.runs[j]).read_val_predictions();
-      if (!a || !b) return std::nullopt;
-      if (a->labels != b->labels)
+      RunDir ra(leader.runs[i]), rb(other.runs[j]);
+      if (!ra.has_val_predictions() || !rb.has_val_predictions()) return std::nullopt;
+      ValPredictions a = ra.read_val_predictions(), b = rb.read_val_predictions();
+      if (a.labels != b.labels)
         throw UserError(leader.runs[i].string() + " and " + other.runs[j].string() +
                         " were validated on different images; they cannot be compared pair by pair");
-      eval::Discordant d = eval::discordant(a->labels, a->predictions, b->predictions);
+      eval::Discordant d = eval::discordant(a.labels, a.predictions, b.predictions);
       total.a_only += d.a_only;
       total.b_only += d.b_only;
       any = true;

@@ -4,13 +4,14 @@
 
 #include "engine/core/error.hpp"
 #include "engine/core/files.hpp"
+#include "engine/nn/runner/ema.hpp"
 
 namespace engine {
 
 namespace fs = std::filesystem;
 
 void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const CheckpointInfo& info) {
+                     const CheckpointInfo& info, const Ema* ema) {
   torch::serialize::OutputArchive archive, weights;
   model.save(weights);
   archive.write("model", weights);
@@ -18,6 +19,12 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
     torch::serialize::OutputArchive state;
     optimizer->save(state);
     archive.write("optimizer", state);
+  }
+  if (ema) {
+    torch::serialize::OutputArchive average;
+    ema->model()->save(average);
+    archive.write("ema", average);
+    archive.write("ema_updates", c10::IValue(ema->updates()));
   }
   for_each_checkpoint_key(info, [&](const char* key, const auto& v) { archive.write(key, c10::IValue(v)); });
   std::ostringstream bytes;
@@ -65,7 +72,8 @@ void load_checked(torch::nn::Module& m, torch::serialize::InputArchive& a, const
 }
 }  // namespace
 
-CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               Ema* ema) {
   if (!fs::exists(path)) throw UserError(path.string() + ": no such checkpoint (has the graph been trained? engine run FILE)");
   torch::serialize::InputArchive archive, weights;
   try {
@@ -78,6 +86,14 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
   if (optimizer) {
     torch::serialize::InputArchive state;
     if (archive.try_read("optimizer", state)) optimizer->load(state);
+  }
+  if (ema) {
+    torch::serialize::InputArchive average;
+    c10::IValue updates;
+    if (!archive.try_read("ema", average) || !archive.try_read("ema_updates", updates))
+      throw UserError(path.string() + ": holds no moving average of the weights although [train].ema is on");
+    load_checked(*ema->model(), average, "ema.", path);
+    ema->set_updates(updates.toInt());
   }
   CheckpointInfo info;
   for_each_checkpoint_key(info, [&](const char* key, auto& field) {

@@ -11,12 +11,17 @@
 
 namespace engine {
 
+class Ema;
+
+// With `ema`, the moving average and its update count are stored too (last.pt), so a resumed run
+// continues the same average.
 void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const CheckpointInfo& info);
+                     const CheckpointInfo& info, const Ema* ema = nullptr);
 
 // Loads weights (and the optimiser's state when given). A parameter the checkpoint lacks or
-// holds with another shape is a UserError naming the parameter and both shapes.
+// holds with another shape is a UserError naming the parameter and both shapes. With `ema`, the
+// checkpoint must hold the moving average.
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
-                               torch::optim::Optimizer* optimizer = nullptr);
+                               torch::optim::Optimizer* optimizer = nullptr, Ema* ema = nullptr);
 
 }  // namespace engine

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/run_dir.hpp"  // TtaAccuracy
+
 namespace engine {
 
 struct Graph;
@@ -38,12 +40,14 @@ RunOutcome run_graph(const std::filesystem::path& graph_file, const RunOptions& 
 
 struct TestOptions : RunInputs {
   int samples = 10;  // test images drawn in samples.png
+  bool tta = false;  // report flip TTA (as [train].test_tta = true does)
 };
 
 struct TestOutcome {
   std::filesystem::path dir;  // <run>/test
-  double accuracy = 0;
+  double accuracy = 0;        // the reported one: with flip TTA when tta.used
   std::string report;         // the per-class table
+  TtaAccuracy tta;            // both accuracies, from the same pass
 };
 
 // `engine test`: evaluates a trained run's best checkpoint on the test split (the official val

@@ -8,9 +8,11 @@
 #include "engine/core/info.hpp"
 #include "engine/nn/runner/artifacts.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
+#include "engine/nn/runner/ema.hpp"
 #include "engine/nn/runner/interrupt.hpp"
 #include "engine/nn/runner/optimizer.hpp"
 #include "engine/nn/runner/prepare.hpp"
+#include "engine/nn/runner/train_probe.hpp"
 #include "engine/nn/runner/trainer.hpp"
 
 namespace engine {
@@ -41,21 +43,34 @@ void load_data(Prepared& p, const RunOptions& o, spdlog::logger& log) {
 
 void log_epoch(spdlog::logger& log, const EpochReport& e, int64_t epochs) {
   const EpochRow& r = e.row;
-  log.info("epoch {:>2}/{}  train loss {:.4f} acc {:5.2f}%  val loss {:.4f} acc {:5.2f}%  lr {:.2e}  {:.1f} s  "
+  const std::string probe = r.train_eval_acc ? fmt::format("  train(eval) acc {:5.2f}%", 100 * *r.train_eval_acc) : "";
+  log.info("epoch {:>2}/{}  train loss {:.4f} acc {:5.2f}%  val loss {:.4f} acc {:5.2f}%{}  lr {:.2e}  {:.1f} s  "
            "{:.0f} img/s  overhead {:.1f}%{}",
-           r.epoch, epochs, r.train_loss, 100 * r.train_acc, r.val_loss, 100 * r.val_acc, r.lr, r.seconds, r.img_per_s,
-           100 * e.overhead, e.best ? "  * best" : "");
+           r.epoch, epochs, r.train_loss, 100 * r.train_acc, r.val_loss, 100 * r.val_acc, probe, r.lr, r.seconds,
+           r.img_per_s, 100 * e.overhead, e.best ? "  * best" : "");
 }
 
-// After each epoch: its metrics row, the checkpoints, the log line, the summary.
-TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& summary, spdlog::logger& log) {
+// After each epoch: its metrics row, the checkpoints (best.pt and val_predictions.csv are of the
+// evaluated model: the EMA when on), the log line, the summary.
+TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& summary, spdlog::logger& log, Ema* ema,
+                          TrainProbe& probe) {
   TrainerCallbacks cb;
   cb.stop_requested = [] { return InterruptScope::requested(); };
-  cb.epoch_done = [&p, &opt, &summary, &log](const EpochReport& e, const CheckpointInfo& state) {
+  if (ema) {
+    cb.step_done = [ema] { ema->update(); };
+    cb.evaluated = [ema] { return ema->model(); };
+  }
+  if (probe.on()) cb.measure = [&probe](GraphModule& m, EpochRow& row) { return probe.measure(m, row); };
+  torch::Tensor labels = p.data.val.labels.to(torch::kCPU, torch::kLong).contiguous();
+  std::vector<int64_t> val_labels(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+  cb.epoch_done = [&p, &opt, &summary, &log, ema, val_labels](const EpochReport& e, const CheckpointInfo& state) {
     p.dir.append_metrics(e.row);
     summary.history.push_back(e.row);
-    if (e.best) save_checkpoint(p.dir / run_file::best, *p.model, nullptr, state);
-    save_checkpoint(p.dir / run_file::last, *p.model, &opt, state);
+    if (e.best) {
+      p.dir.write_val_predictions({val_labels, e.val_predictions});
+      save_checkpoint(p.dir / run_file::best, ema ? *ema->model() : *p.model, nullptr, state);
+    }
+    save_checkpoint(p.dir / run_file::last, *p.model, &opt, state, ema);
     log_epoch(log, e, p.train.epochs);
     summary.overhead_fraction_last_epoch = e.overhead;
     update_from_history(summary, state);
@@ -65,7 +80,7 @@ TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& 
 }
 
 // The loop over the epochs still to run; false when Ctrl-C stopped it.
-bool train(Prepared& p, torch::optim::Optimizer& opt, CheckpointInfo& state, RunResult& summary,
+bool train(Prepared& p, torch::optim::Optimizer& opt, Ema* ema, CheckpointInfo& state, RunResult& summary,
            const RunOptions& o, spdlog::logger& log) {
   data::BatchLoader train_batches = train_loader(p), val_batches = eval_loader(p, p.data.val);
   const TrainConfig& t = p.train;
@@ -74,7 +89,8 @@ bool train(Prepared& p, torch::optim::Optimizer& opt, CheckpointInfo& state, Run
            state.epoch ? " (resuming after epoch " + std::to_string(state.epoch) + ")" : "");
   InterruptScope interrupts;
   Trainer trainer(p.model, opt, train_batches, val_batches, t, p.hw);
-  if (trainer.run(state, o.stop_after, recorder(p, opt, summary, log))) return true;
+  TrainProbe probe(p);
+  if (trainer.run(state, o.stop_after, recorder(p, opt, summary, log, ema, probe))) return true;
   log.warn("interrupted during epoch {}: it is dropped; run the same command to resume from epoch {}", state.epoch + 1,
            state.epoch + 1);
   return false;
@@ -100,8 +116,10 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
 
   prepare_model(p);
   auto opt = make_optimizer(p.train, p.model->parameters());
+  std::unique_ptr<Ema> ema = make_ema(p);  // null when [train].ema is 0
   CheckpointInfo state;  // resume point: last.pt says how many epochs are done
-  if (fs::exists(p.dir / run_file::last)) state = load_checkpoint(p.dir / run_file::last, *p.model, opt.get());
+  if (fs::exists(p.dir / run_file::last))
+    state = load_checkpoint(p.dir / run_file::last, *p.model, opt.get(), ema.get());
   RunResult summary = summary_start(p, config_text);
   summary.history = p.dir.metrics_until(state.epoch);  // rows after the checkpoint are dropped
   RunOutcome outcome = outcome_of(p, state);
@@ -115,7 +133,7 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   load_data(p, o, *log);
   write_model_files(p);
   summary.val_size = p.data.val.size();
-  bool finished = train(p, *opt, state, summary, o, *log);
+  bool finished = train(p, *opt, ema.get(), state, summary, o, *log);
   write_charts(p.dir, summary);
   outcome = outcome_of(p, state);
   outcome.interrupted = !finished;

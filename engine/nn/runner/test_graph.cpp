@@ -7,6 +7,7 @@
 #include "engine/nn/dataset/seeded.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/evaluate.hpp"
+#include "engine/nn/runner/flip_tta.hpp"
 #include "engine/nn/runner/prepare.hpp"
 
 namespace engine {
@@ -39,7 +40,7 @@ void draw_samples(const Prepared& p, const std::vector<int64_t>& truth, const st
 
 // metrics.toml, report.txt, confusion.csv and .png, samples.png.
 TestOutcome write_test_files(const Prepared& p, const std::vector<int64_t>& predicted, const CheckpointInfo& info,
-                             int samples) {
+                             int samples, const TtaAccuracy& tta) {
   torch::Tensor labels = p.data.test.labels.to(torch::kLong).contiguous();
   std::vector<int64_t> truth(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
   eval::ConfusionMatrix cm = eval::confusion_matrix(truth, predicted, static_cast<int>(p.data.wnids.size()));
@@ -51,10 +52,12 @@ TestOutcome write_test_files(const Prepared& p, const std::vector<int64_t>& pred
   out.dir = p.dir / run_file::test_dir;
   out.accuracy = m.accuracy;
   out.report = eval::classification_report(m, p.data.names);
-  p.dir.write_test_metrics(m, labels_of);
+  out.tta = tta;
+  p.dir.write_test_metrics(m, labels_of, tta);
   write_file_atomic(p.dir / run_file::test_report, "Test split of " + p.graph.name + " (best.pt, epoch " +
                                                        std::to_string(info.best_epoch) + ", " +
-                                                       std::to_string(truth.size()) + " images)\n\n" + out.report);
+                                                       std::to_string(truth.size()) + " images" +
+                                                       (tta.used ? ", flip TTA" : "") + ")\n\n" + out.report);
   p.dir.write_confusion(cm, p.data.names);
   eval::confusion_png(p.dir / run_file::confusion_png, cm, p.data.names);
   draw_samples(p, truth, predicted, samples);
@@ -71,8 +74,9 @@ TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
   CheckpointInfo info = load_checkpoint(best, *p.model);
   prepare_data(p, o, data::TestSplit::Load);
   data::BatchLoader loader = eval_loader(p, p.data.test);
-  EvalResult r = evaluate(p.model, loader, p.hw, true);
-  return write_test_files(p, r.predictions, info, o.samples);
+  FlipEvalResult r = evaluate_with_flip(p.model, loader, p.hw);
+  const bool use_tta = o.tta || p.train.test_tta;
+  return write_test_files(p, use_tta ? r.tta : r.plain, info, o.samples, {r.plain_accuracy, r.tta_accuracy, use_tta});
 }
 
 }  // namespace engine

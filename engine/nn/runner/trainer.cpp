@@ -56,6 +56,7 @@ Trainer::Pass Trainer::train_epoch(int64_t epoch, const TrainerCallbacks& callba
     auto compute = Clock::now();
     torch::Tensor logits;
     float loss = step(*batch, epoch, batch_index, logits);
+    if (callbacks.step_done) callbacks.step_done();
     s.compute_seconds += seconds_from(compute);
     int64_t n = batch->labels.size(0);
     loss_sum += loss * n;
@@ -77,13 +78,16 @@ bool Trainer::run(CheckpointInfo& state, int64_t max_epochs, const TrainerCallba
     Pass tr = train_epoch(e, callbacks);
     if (tr.stopped) return false;
     auto val_start = Clock::now();
-    EvalResult val = evaluate(model_, val_, hw_);
-    double seconds = tr.seconds + seconds_from(val_start);
+    GraphModule evaluated = callbacks.evaluated ? callbacks.evaluated() : model_;
+    EvalResult val = evaluate(evaluated, val_, hw_, true);
     EpochReport report;
-    report.row = {static_cast<int>(e + 1), tr.loss, tr.accuracy, val.loss, val.accuracy, lr, seconds,
-                  tr.images / std::max(tr.seconds, 1e-9)};
+    report.row = {static_cast<int>(e + 1), tr.loss, tr.accuracy, val.loss, val.accuracy, lr, 0,
+                  tr.images / std::max(tr.seconds, 1e-9), {}, {}};
+    double measured = callbacks.measure ? callbacks.measure(evaluated, report.row) : 0;
+    double seconds = report.row.seconds = tr.seconds + seconds_from(val_start);
+    report.val_predictions = std::move(val.predictions);
     report.best = val.accuracy > state.best_val_acc;
-    report.overhead = 1 - (tr.compute_seconds + val.compute_seconds) / std::max(seconds, 1e-9);
+    report.overhead = 1 - (tr.compute_seconds + val.compute_seconds + measured) / std::max(seconds, 1e-9);
     if (report.best) state.best_val_acc = val.accuracy, state.best_epoch = e + 1;
     state.epoch = e + 1;
     if (callbacks.epoch_done) callbacks.epoch_done(report, state);

@@ -4,6 +4,7 @@
 // no files.
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -19,6 +20,7 @@ struct EpochReport {
   EpochRow row;         // the epoch's figures
   bool best = false;    // its val accuracy beat every earlier epoch's
   double overhead = 0;  // fraction of its time outside forward, backward and step
+  std::vector<int64_t> val_predictions;  // of the evaluated model, in val-split order
 };
 
 struct TrainerCallbacks {
@@ -26,6 +28,13 @@ struct TrainerCallbacks {
   std::function<void(const EpochReport&, const CheckpointInfo&)> epoch_done;
   // Asked between batches; true drops the current epoch and ends the loop.
   std::function<bool()> stop_requested;
+  // After each optimiser step (the EMA's update).
+  std::function<void()> step_done;
+  // The model validation evaluates when not the trained one (the EMA's average).
+  std::function<GraphModule()> evaluated;
+  // After validation, within the epoch's time: more columns of the evaluated model (the train
+  // probe). Returns its seconds in forward passes.
+  std::function<double(GraphModule&, EpochRow&)> measure;
 };
 
 class Trainer {
