@@ -4,6 +4,7 @@
 
 #include "engine/core/run_dir.hpp"
 #include "engine/core/graph.hpp"
+#include "engine/core/sections.hpp"
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"
 #include "tests/support.hpp"
@@ -117,7 +118,10 @@ TEST_SUITE("study") {
         sets.push_back("train.seed=" + run.substr(dash + 2));
       }
       CAPTURE(run);
-      auto ran = flatten(RunDir(e.path()).read_config()), written = flatten(load_graph(graph, sets).spec);
+      // Keys added to the engine after the run have their defaults (as a resume reads them).
+      Value config = RunDir(e.path()).read_config();
+      complete_sections(config);
+      auto ran = flatten(config), written = flatten(load_graph(graph, sets).spec);
       auto runtime = [](const std::string& key) {
         for (const auto& k : runtime_keys())
           if (k == key) return true;
