@@ -389,27 +389,8 @@ std::string tuple(const std::vector<double>& v) {
 }
 }  // namespace
 
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+// TOML's basic strings escape as JSON (and Python) string literals do.
+std::string json_quote(const std::string& s) { return toml_quote(s); }
 
 bool has_pytorch_counterpart(const std::string& op) { return python_ops().count(op) > 0; }
 
