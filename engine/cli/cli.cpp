@@ -230,6 +230,9 @@ int cli_main(int argc, char** argv) {
   } catch (const UserError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;
+  } catch (const fs::filesystem_error& e) {  // names the path and the cause, for the user to fix (a full disk)
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "internal error: " << e.what() << "\n";
     return 1;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <list>
 #include <map>
 #include <optional>
 
@@ -9,6 +10,7 @@
 #include "engine/core/report/decision.hpp"
 #include "engine/core/report/report.hpp"
 #include "engine/core/run_dir.hpp"
+#include "engine/core/run_lock.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/nn/runner/run.hpp"
 
@@ -18,6 +20,10 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string stem(const fs::path& p) { return p.stem().string(); }
+
+fs::path seed_dir(const StudyOptions& o, const std::string& name, int64_t seed) {
+  return fs::path(o.runs) / (name + "-s" + std::to_string(seed));
+}
 
 void print_stage_plan(const Study& s, size_t k) {
   const StudyStage& st = s.stages[k];
@@ -106,7 +112,7 @@ class StageRunner {
     RunOptions ro;
     if (!own_seed) ro.sets = {"train.seed=" + std::to_string(seed)};
     ro.runs = o_.runs;
-    ro.out = (fs::path(o_.runs) / (v.name + "-s" + std::to_string(seed))).string();
+    ro.out = seed_dir(o_, v.name, seed).string();
     ro.data_root = o_.data_root;
     if (train) {
       std::cout << "[study] " << v.name << ", seed " << seed << std::endl;
@@ -188,6 +194,14 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   int checked = validate_plan(s);
   std::cout << checked << " graphs valid\n";
   if (o.dry_run) return 0;
+  // Every run directory of the study, locked before anything trains: a run or another study in
+  // one of them stops this one at once, and it stops them until this one ends.
+  std::list<RunLock> locks;
+  for (const auto& st : s.stages)
+    for (const auto& g : st.graphs) {
+      const std::string name = load_graph(g).graph.name;
+      for (auto seed : st.seeds) locks.emplace_back(seed_dir(o, name, seed));
+    }
   Outcome out = run_stages(s, o, true);
   if (out.code == 130) std::cout << "[study] interrupted; run the same command to resume\n";
   if (out.code == 0) std::cout << "[study] report: " << out.report.string() << "\n";

@@ -1,5 +1,6 @@
 #include "engine/core/files.hpp"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -7,20 +8,99 @@
 #include <fstream>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace engine {
 
 namespace fs = std::filesystem;
 
-void write_file_atomic(const fs::path& path, const std::string& text) {
-  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+namespace {
+std::string cannot_write(const fs::path& path, int error, const std::string& consequence) {
+  return "cannot write " + path.string() + ": " + std::strerror(error) + " (" + consequence + ")";
+}
+
+// Writes all of `text` to `fd`; 0 or the errno of the failure. A short write is retried, so the
+// next write reports why the disk took less (ENOSPC, EFBIG).
+int write_all(int fd, const std::string& text) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// A new file holding exactly `text`, synced; 0 or the errno of the first failure.
+int write_new_file(const fs::path& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return errno;
+  int error = write_all(fd, text);
+  if (!error && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && !error) error = errno;  // NFS and quotas may report only here
+  return error;
+}
+
+fs::path temp_of(const fs::path& path) {
   fs::path tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw UserError("cannot write " + path.string() + " (disk full or no permission?)");
+  return tmp;
+}
+}  // namespace
+
+void write_files_atomic(const std::vector<std::pair<fs::path, std::string>>& files) {
+  auto remove_temps = [&](size_t from) {
+    for (size_t k = from; k < files.size(); ++k) ::unlink(temp_of(files[k].first).c_str());
+  };
+  for (size_t k = 0; k < files.size(); ++k) {
+    const auto& [path, text] = files[k];
+    std::error_code ec;
+    if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+      remove_temps(0);
+      throw UserError("cannot create the folder " + path.parent_path().string() + ": " + ec.message());
+    }
+    if (int error = write_new_file(temp_of(path), text)) {
+      remove_temps(0);
+      std::string names;
+      for (const auto& file : files) names += (names.empty() ? "" : ", ") + file.first.filename().string();
+      throw UserError(
+          cannot_write(path, error, files.size() == 1 ? names + " is unchanged" : "none of " + names + " was replaced"));
+    }
   }
-  fs::rename(tmp, path);
+  for (size_t k = 0; k < files.size(); ++k)
+    if (::rename(temp_of(files[k].first).c_str(), files[k].first.c_str()) != 0) {
+      const int error = errno;
+      remove_temps(k);
+      throw UserError(cannot_write(files[k].first, error, "renaming its temporary file failed"));
+    }
+}
+
+void write_file_atomic(const fs::path& path, const std::string& text) { write_files_atomic({{path, text}}); }
+
+void append_file(const fs::path& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) throw UserError(cannot_write(path, errno, "it is unchanged"));
+  struct stat before {};
+  if (::fstat(fd, &before) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw UserError(cannot_write(path, error, "it is unchanged"));
+  }
+  int error = write_all(fd, text);
+  if (!error && ::fsync(fd) != 0) error = errno;
+  if (error && ::ftruncate(fd, before.st_size) != 0) {
+    ::close(fd);
+    throw UserError(cannot_write(path, error, "and a partial line could not be cut off again"));
+  }
+  if (::close(fd) != 0 && !error) error = errno;
+  if (error) throw UserError(cannot_write(path, error, "it is unchanged"));
 }
 
 Value read_toml(const fs::path& path) {

@@ -6,14 +6,22 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/core/spec.hpp"
 
 namespace engine {
 
-// Writes <path>.tmp, then renames it: readers never see half a file. Creates the parent folder.
+// Writes <path>.tmp, syncs it, then renames it: readers never see half a file. Creates the
+// parent folder. A failed write (disk full, file too large, read-only) is a UserError naming the
+// file and the cause; the temporary file is removed and `path` keeps its previous content.
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+// Several files replaced together: all are written to temporary names before any is renamed,
+// in order, so a failed write leaves every one of them as it was.
+void write_files_atomic(const std::vector<std::pair<std::filesystem::path, std::string>>& files);
+// Appends `text` whole or not at all: what a failed write left behind is cut off again.
+void append_file(const std::filesystem::path& path, const std::string& text);
 
 // A TOML file the engine wrote (summary.toml, test/metrics.toml) as a Value tree. A missing
 // file or a syntax error is a UserError naming the file (and line:column).

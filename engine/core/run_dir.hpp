@@ -73,6 +73,7 @@ struct RunResult {
   int64_t val_size = 0;
   double epoch_seconds_mean = 0, total_seconds = 0, train_img_per_s = 0;
   double overhead_fraction_last_epoch = 0;  // time outside forward/backward/step
+  double peak_rss_mb = 0;  // peak resident memory of the processes that trained it (0: not recorded)
   std::string device;
   int threads = 0;
   std::string precision, memory_format;
@@ -85,6 +86,8 @@ struct RunResult {
 // Sets the figures that follow from r.history and the best checkpoint: epochs, best_*, *_at_best,
 // final_*, times, complete (against r.epochs_planned).
 void update_from_history(RunResult& r, const CheckpointInfo& best);
+// The text of summary.toml (RunDir::write_summary writes it), for writing it with other files.
+std::string summary_toml(const RunResult& r);
 
 // Flip test-time augmentation (the mean of the logits of each image and its mirror image): the
 // accuracy with and without it, from one pass, and whether `used` for TestMetrics::metrics.
@@ -105,6 +108,8 @@ struct TestMetrics {
 struct ValPredictions {
   std::vector<int64_t> labels, predictions;  // index k: the val split's k-th image
 };
+// The text of val_predictions.csv, for writing it with other files.
+std::string val_predictions_csv(const ValPredictions& v);
 
 // test/confusion.csv: the matrix and the class names of its rows and columns.
 struct ConfusionFile {
@@ -187,6 +192,13 @@ class RunDir {
 
   // Replaced (atomically) each time an epoch becomes the best, so it always matches best.pt.
   void write_val_predictions(const ValPredictions& v) const;
+
+  // The files of one finished epoch, all or nothing: `row` is appended to metrics.csv, then
+  // `files` (run_file names and their contents; last.pt last, the commit point a rerun resumes
+  // from) are replaced together. When a write fails (disk full, file too large, read-only) the
+  // row is cut off again and every file stays as the previous epoch left it; the UserError
+  // names the file, the cause and the epoch the directory keeps.
+  void commit_epoch(const EpochRow& row, const std::vector<std::pair<std::string, std::string>>& files) const;
   bool has_val_predictions() const;
   ValPredictions read_val_predictions() const;
 

@@ -99,10 +99,7 @@ void RunDir::append_metrics(const EpochRow& r) const {
       return;
     }
   }
-  std::ofstream out(path, std::ios::app);
-  if (header) out << header_line() << "\n";
-  out << row_line(r);
-  out.flush();
+  append_file(path, (header ? header_line() + "\n" : std::string()) + row_line(r));
 }
 
 std::vector<EpochRow> RunDir::read_metrics() const {
@@ -134,13 +131,25 @@ std::vector<EpochRow> RunDir::read_metrics() const {
 }
 
 std::vector<EpochRow> RunDir::metrics_until(int64_t epoch) const {
-  if (!fs::exists(dir_ / run_file::metrics)) return {};
+  const fs::path path = dir_ / run_file::metrics;
+  if (!fs::exists(path)) return {};
   std::vector<EpochRow> rows = read_metrics(), kept;
   for (const auto& r : rows)
     if (r.epoch <= epoch) kept.push_back(r);
   if (kept.size() != rows.size()) {
-    fs::remove(dir_ / run_file::metrics);
-    for (const auto& r : kept) append_metrics(r);
+    // Rows are in epoch order, so the kept ones are the header and the lines after it: cut the
+    // file after them. A truncation needs no free space and never leaves half a row.
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    size_t lines = 0, end = 0;
+    while (lines < kept.size() + 1 && std::getline(in, line)) {
+      end += line.size() + 1;
+      if (!line.empty() && line != "\r") ++lines;
+    }
+    std::error_code ec;
+    fs::resize_file(path, end, ec);
+    if (ec)
+      throw UserError("cannot cut " + path.string() + " back to epoch " + std::to_string(epoch) + ": " + ec.message());
   }
   return kept;
 }

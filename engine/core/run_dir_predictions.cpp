@@ -10,14 +10,18 @@ namespace engine {
 
 namespace fs = std::filesystem;
 
-void RunDir::write_val_predictions(const ValPredictions& v) const {
+std::string val_predictions_csv(const ValPredictions& v) {
   if (v.labels.size() != v.predictions.size())
     throw std::invalid_argument("write_val_predictions: " + std::to_string(v.labels.size()) + " labels, " +
                                 std::to_string(v.predictions.size()) + " predictions");
   std::string out = "index,label,prediction\n";
   for (size_t k = 0; k < v.labels.size(); ++k)
     out += std::to_string(k) + "," + std::to_string(v.labels[k]) + "," + std::to_string(v.predictions[k]) + "\n";
-  write_file_atomic(dir_ / run_file::val_predictions, out);
+  return out;
+}
+
+void RunDir::write_val_predictions(const ValPredictions& v) const {
+  write_file_atomic(dir_ / run_file::val_predictions, val_predictions_csv(v));
 }
 
 bool RunDir::has_val_predictions() const { return fs::is_regular_file(dir_ / run_file::val_predictions); }

@@ -44,6 +44,7 @@ void for_each_key(R& r, F&& f) {
   f("total_seconds", r.total_seconds, req);
   f("train_img_per_s", r.train_img_per_s, opt);
   f("overhead_fraction_last_epoch", r.overhead_fraction_last_epoch, opt);
+  f("peak_rss_mb", r.peak_rss_mb, opt);
   f("device", r.device, opt);
   f("threads", r.threads, opt);
   f("precision", r.precision, opt);
@@ -100,7 +101,7 @@ void warn_if_best_differs(const RunResult& r, const fs::path& path) {
 }
 }  // namespace
 
-void RunDir::write_summary(const RunResult& r) const {
+std::string summary_toml(const RunResult& r) {
   Value s = Value::table();
   for_each_key(r, [&](const char* key, const auto& v, Need) {
     if constexpr (is_optional<std::decay_t<decltype(v)>>::value) {
@@ -109,8 +110,10 @@ void RunDir::write_summary(const RunResult& r) const {
       s.set(key, to_value(v));
     }
   });
-  write_file_atomic(dir_ / run_file::summary, to_toml(s));
+  return to_toml(s);
 }
+
+void RunDir::write_summary(const RunResult& r) const { write_file_atomic(dir_ / run_file::summary, summary_toml(r)); }
 
 RunResult RunDir::read_result() const {
   if (!fs::is_directory(dir_)) throw UserError(dir_.string() + ": run directory not found");

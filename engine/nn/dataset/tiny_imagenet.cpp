@@ -18,6 +18,7 @@
 #include "engine/nn/dataset/decode.hpp"
 #include "engine/nn/dataset/seeded.hpp"
 #include "engine/core/error.hpp"
+#include "engine/core/memory.hpp"
 
 namespace engine::data {
 namespace {
@@ -284,6 +285,13 @@ TinyImageNet load_tiny_imagenet(const DataConfig& config, TestSplit test) {
   out.names = files.names;
   out.full_names = files.full_names;
 
+  // Every split is held decoded in memory: refuse up front what cannot fit.
+  const uint64_t images = files.train.files.size() + files.val.files.size() + files.test.files.size();
+  require_memory(images * 3 * uint64_t(config.height) * uint64_t(config.width),
+                 "data: " + std::to_string(images) + " images of 3x" + std::to_string(config.height) + "x" +
+                     std::to_string(config.width) + " decoded",
+                 "use fewer classes (data.num_classes) or smaller images, or free memory "
+                 "(ENGINE_MEMORY_LIMIT_MB overrides the figure)");
   std::optional<DecodedSplits> splits;
   std::string key, cache_path;
   if (config.cache && !config.cache_dir.empty()) {

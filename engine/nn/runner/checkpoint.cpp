@@ -10,8 +10,8 @@ namespace engine {
 
 namespace fs = std::filesystem;
 
-void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const CheckpointInfo& info, const Ema* ema) {
+std::string checkpoint_bytes(torch::nn::Module& model, torch::optim::Optimizer* optimizer, const CheckpointInfo& info,
+                             const Ema* ema) {
   torch::serialize::OutputArchive archive, weights;
   model.save(weights);
   archive.write("model", weights);
@@ -29,7 +29,12 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   for_each_checkpoint_key(info, [&](const char* key, const auto& v) { archive.write(key, c10::IValue(v)); });
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  return bytes.str();
+}
+
+void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const CheckpointInfo& info, const Ema* ema) {
+  write_file_atomic(path, checkpoint_bytes(model, optimizer, info, ema));
 }
 
 namespace {
@@ -70,38 +75,52 @@ void load_checked(torch::nn::Module& m, torch::serialize::InputArchive& a, const
     load_checked(*child.value(), sub, prefix + child.key() + ".", file);
   }
 }
+
+// A damaged checkpoint: the file, LibTorch's reason in one line, and the way on without it.
+[[noreturn]] void unreadable(const fs::path& path, const c10::Error& e) {
+  std::string why = e.what_without_backtrace();
+  why = why.substr(0, why.find('\n'));
+  if (why.size() > 200) why = why.substr(0, 200) + "...";
+  const std::string dir = path.parent_path().string();
+  const std::string fix =
+      path.filename() == run_file::last
+          ? "Delete it to train this run again from epoch 1 in " + dir + ", or run with --fresh to keep the run "
+            "aside as " + dir + ".prev-N and start over."
+          : "Retrain with engine run --fresh (the run is kept aside as " + dir + ".prev-N).";
+  throw UserError(path.string() + ": truncated or corrupt checkpoint (" + why + "). " + fix);
+}
 }  // namespace
 
 CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                Ema* ema) {
   if (!fs::exists(path)) throw UserError(path.string() + ": no such checkpoint (has the graph been trained? engine run FILE)");
   torch::serialize::InputArchive archive, weights;
-  try {
-    archive.load_from(path.string());
-  } catch (const c10::Error& e) {
-    throw UserError(path.string() + ": not a readable checkpoint (" + std::string(e.what_without_backtrace()) + ")");
-  }
-  if (!archive.try_read("model", weights)) throw UserError(path.string() + ": not an engine checkpoint (no 'model')");
-  load_checked(model, weights, "", path);
-  if (optimizer) {
-    torch::serialize::InputArchive state;
-    if (archive.try_read("optimizer", state)) optimizer->load(state);
-  }
-  if (ema) {
-    torch::serialize::InputArchive average;
-    c10::IValue updates;
-    if (!archive.try_read("ema", average) || !archive.try_read("ema_updates", updates))
-      throw UserError(path.string() + ": holds no moving average of the weights although [train].ema is on");
-    load_checked(*ema->model(), average, "ema.", path);
-    ema->set_updates(updates.toInt());
-  }
   CheckpointInfo info;
-  for_each_checkpoint_key(info, [&](const char* key, auto& field) {
-    c10::IValue v;
-    if (!archive.try_read(key, v)) return;
-    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>) field = v.toDouble();
-    else field = v.toInt();
-  });
+  try {  // a damaged archive may fail at any read, not only at opening
+    archive.load_from(path.string());
+    if (!archive.try_read("model", weights)) throw UserError(path.string() + ": not an engine checkpoint (no 'model')");
+    load_checked(model, weights, "", path);
+    if (optimizer) {
+      torch::serialize::InputArchive state;
+      if (archive.try_read("optimizer", state)) optimizer->load(state);
+    }
+    if (ema) {
+      torch::serialize::InputArchive average;
+      c10::IValue updates;
+      if (!archive.try_read("ema", average) || !archive.try_read("ema_updates", updates))
+        throw UserError(path.string() + ": holds no moving average of the weights although [train].ema is on");
+      load_checked(*ema->model(), average, "ema.", path);
+      ema->set_updates(updates.toInt());
+    }
+    for_each_checkpoint_key(info, [&](const char* key, auto& field) {
+      c10::IValue v;
+      if (!archive.try_read(key, v)) return;
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>) field = v.toDouble();
+      else field = v.toInt();
+    });
+  } catch (const c10::Error& e) {
+    unreadable(path, e);
+  }
   return info;
 }
 

@@ -4,6 +4,7 @@
 // leaves a torn file.
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -17,10 +18,14 @@ class Ema;
 // continues the same average.
 void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const CheckpointInfo& info, const Ema* ema = nullptr);
+// What save_checkpoint writes, for writing it together with other files.
+std::string checkpoint_bytes(torch::nn::Module& model, torch::optim::Optimizer* optimizer, const CheckpointInfo& info,
+                             const Ema* ema = nullptr);
 
 // Loads weights (and the optimiser's state when given). A parameter the checkpoint lacks or
 // holds with another shape is a UserError naming the parameter and both shapes. With `ema`, the
-// checkpoint must hold the moving average.
+// checkpoint must hold the moving average. A truncated or corrupt file is a UserError naming the
+// file and how to go on without it.
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer = nullptr, Ema* ema = nullptr);
 

@@ -1,11 +1,14 @@
 #pragma once
-// Ctrl-C during training: a flag the loop reads between batches, so the run stops at a point
-// it can resume from. A second Ctrl-C is not caught again.
+// Ctrl-C (SIGINT) or SIGTERM (what schedulers and `docker stop` send) during training: a flag
+// the loop reads between batches, so the run stops at a point it can resume from. A second
+// signal of the same kind is not caught again: it ends the process at once.
+#include <csignal>
+
 namespace engine {
 
 class InterruptScope {
  public:
-  InterruptScope();  // clears the flag and catches SIGINT until destroyed
+  InterruptScope();  // clears the flag and catches SIGINT and SIGTERM until destroyed
   ~InterruptScope();
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
@@ -13,7 +16,7 @@ class InterruptScope {
   static bool requested();
 
  private:
-  void (*previous_)(int) = nullptr;
+  struct sigaction previous_int_ {}, previous_term_ {};
 };
 
 }  // namespace engine

@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "engine/core/info.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/core/run_lock.hpp"
 #include "engine/nn/runner/artifacts.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/ema.hpp"
@@ -50,8 +52,8 @@ void log_epoch(spdlog::logger& log, const EpochReport& e, int64_t epochs) {
            r.img_per_s, 100 * e.overhead, e.best ? "  * best" : "");
 }
 
-// After each epoch: its metrics row, the checkpoints (best.pt and val_predictions.csv are of the
-// evaluated model: the EMA when on), the log line, the summary.
+// After each epoch: its metrics row and files, committed together (best.pt and val_predictions.csv
+// are of the evaluated model: the EMA when on), then the log line.
 TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& summary, spdlog::logger& log, Ema* ema,
                           TrainProbe& probe) {
   TrainerCallbacks cb;
@@ -64,17 +66,19 @@ TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& 
   torch::Tensor labels = p.data.val.labels.to(torch::kCPU, torch::kLong).contiguous();
   std::vector<int64_t> val_labels(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
   cb.epoch_done = [&p, &opt, &summary, &log, ema, val_labels](const EpochReport& e, const CheckpointInfo& state) {
-    p.dir.append_metrics(e.row);
     summary.history.push_back(e.row);
-    if (e.best) {
-      p.dir.write_val_predictions({val_labels, e.val_predictions});
-      save_checkpoint(p.dir / run_file::best, ema ? *ema->model() : *p.model, nullptr, state);
-    }
-    save_checkpoint(p.dir / run_file::last, *p.model, &opt, state, ema);
-    log_epoch(log, e, p.train.epochs);
     summary.overhead_fraction_last_epoch = e.overhead;
+    summary.peak_rss_mb = std::max(summary.peak_rss_mb, peak_rss_mb());
     update_from_history(summary, state);
-    p.dir.write_summary(summary);
+    std::vector<std::pair<std::string, std::string>> files;
+    if (e.best) {
+      files.emplace_back(run_file::val_predictions, val_predictions_csv({val_labels, e.val_predictions}));
+      files.emplace_back(run_file::best, checkpoint_bytes(ema ? *ema->model() : *p.model, nullptr, state));
+    }
+    files.emplace_back(run_file::summary, summary_toml(summary));
+    files.emplace_back(run_file::last, checkpoint_bytes(*p.model, &opt, state, ema));
+    p.dir.commit_epoch(e.row, files);
+    log_epoch(log, e, p.train.epochs);
   };
   return cb;
 }
@@ -109,8 +113,10 @@ RunOutcome outcome_of(const Prepared& p, const CheckpointInfo& state) {
 
 RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   Prepared p = resolve(graph_file, o);
+  RunLock lock(p.dir.path());  // before anything in the directory is read, moved or written
   std::string config_text = to_toml(p.spec);
   std::string moved = p.dir.prepare(config_text, p.spec, o.fresh);
+  if (!moved.empty()) lock.relock();  // the lock file went along with the old run
   auto log = start_log(p.dir);
   if (!moved.empty()) log->info("--fresh: the previous run was moved to {}", moved);
 
@@ -138,8 +144,8 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   outcome = outcome_of(p, state);
   outcome.interrupted = !finished;
   if (outcome.complete)
-    log->info("{}: done, best val acc {:.2f}% at epoch {}; results in {}", p.graph.name, 100 * state.best_val_acc,
-              state.best_epoch, p.dir.path().string());
+    log->info("{}: done, best val acc {:.2f}% at epoch {}; peak memory {:.0f} MB; results in {}", p.graph.name,
+              100 * state.best_val_acc, state.best_epoch, peak_rss_mb(), p.dir.path().string());
   return outcome;
 }
 
