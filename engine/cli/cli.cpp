@@ -15,6 +15,8 @@
 #include "engine/core/spec.hpp"
 #include "engine/cli/study.hpp"
 #include "engine/cli/use.hpp"
+#include "engine/cli/launch.hpp"
+#include "engine/nn/dist/world.hpp"
 
 namespace engine {
 
@@ -33,6 +35,10 @@ struct Options {
   int64_t stop_after = 0;
   int samples = 10;
   bool tta = false;
+  int nproc = 1;
+  int64_t batch = 0;
+  int iterations = 10;
+  std::string device;
 };
 
 Graph graph_of(const std::string& file, const Options& o) { return load_graph(file, o.sets).graph; }
@@ -82,6 +88,16 @@ int cmd_run(const Options& o) {
   r.stop_after = o.stop_after;
   RunOutcome out = run_graph(o.files.at(0), r);
   return out.interrupted ? 130 : 0;
+}
+
+int cmd_time(const Options& o) {
+  TimeOptions t;
+  t.sets = o.sets;
+  t.batch = o.batch;
+  t.iterations = o.iterations;
+  t.device = o.device;
+  std::cout << time_graph(o.files.at(0), t).text;
+  return 0;
 }
 
 int cmd_test(const Options& o) {
@@ -168,11 +184,21 @@ int cli_main(int argc, char** argv) {
   run->add_flag("--fresh", o.fresh, "start over; an existing run directory is moved aside to <dir>.prev-N");
   run->add_option("--stop-after", o.stop_after, "train at most N epochs now; the same command resumes later");
   add_sets(run);
+  const char* nproc_help = "train on N local ranks (data parallel over c10d, one thread each unless "
+                           "train.threads is set); train.batch_size stays the global batch";
+  run->add_option("--nproc", o.nproc, nproc_help)->check(CLI::Range(1, 256));
   auto* test = app.add_subcommand("test", "evaluate a trained run's best.pt on the test split");
   add_run_io(test);
   test->add_option("--samples", o.samples, "test images drawn in samples.png");
   test->add_flag("--tta", o.tta, "report flip TTA accuracy (as [train].test_tta = true); both are recorded");
   add_sets(test);
+  auto* time = app.add_subcommand("time", "time every node forward and backward, and the training step (caffe time)");
+  time->add_option("file", o.files, "graph file")->required();
+  time->add_option("--batch", o.batch, "images per step (default train.batch_size)")->check(CLI::Range(1, 1 << 20));
+  time->add_option("--iterations", o.iterations, "timed steps, after 2 warm-up steps")->check(CLI::Range(1, 100000));
+  time->add_option("--device", o.device, "cpu, cuda or auto (default train.device)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  add_sets(time);
   auto* report = app.add_subcommand("report", "compare runs in one Markdown report");
   report->add_option("files", o.files, "a study file, or graph files whose runs to compare")->required();
   report->add_option("-o,--out", o.out, "report path (default runs/report.md)");
@@ -184,6 +210,7 @@ int cli_main(int argc, char** argv) {
   study->add_flag("--pin", o.pin, "when a stage's files extend another graph than the measured winner, edit them");
   study->add_option("--set", o.sets, "override a key of the study file, e.g. --set seeds=[0] (repeatable)");
   UseCommands use(app);  // predict, export
+  study->add_option("--nproc", o.nproc, nproc_help)->check(CLI::Range(1, 256));
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say "A subcommand is required"
@@ -206,13 +233,30 @@ int cli_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  // Ranks other than 0 print errors only; rank 0 speaks for the run.
+  const std::string rank = dist::rank_prefix();
+  struct Quiet {
+    bool on;
+    ~Quiet() { if (on) std::cout.clear(); }
+  } quiet{!rank.empty()};
+  if (quiet.on) std::cout.setstate(std::ios::badbit);
   try {
+    if (o.nproc > 1 && (run->parsed() || study->parsed())) {
+      std::vector<std::string> args;
+      for (int k = 1; k < argc; ++k) {
+        std::string a = argv[k];
+        if (a == "--nproc") ++k;
+        else if (a.rfind("--nproc=", 0) != 0) args.push_back(a);
+      }
+      return launch_local_ranks(o.nproc, args);
+    }
     if (check->parsed()) return cmd_check(o);
     if (info->parsed()) return cmd_info(o);
     if (draw->parsed()) return cmd_draw(o);
     if (config->parsed()) return cmd_config(o);
     if (run->parsed()) return cmd_run(o);
     if (test->parsed()) return cmd_test(o);
+    if (time->parsed()) return cmd_time(o);
     if (report->parsed()) return cmd_report(o);
     if (auto code = use.run()) return *code;
     if (study->parsed()) {
@@ -228,13 +272,16 @@ int cli_main(int argc, char** argv) {
       return 0;
     }
   } catch (const UserError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << rank << "error: " << e.what() << "\n";
     return 2;
   } catch (const fs::filesystem_error& e) {  // names the path and the cause, for the user to fix (a full disk)
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << rank << "error: " << e.what() << "\n";
     return 2;
+  } catch (const dist::DistError& e) {
+    std::cerr << rank << "error: " << e.what() << "\n";
+    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << "\n";
+    std::cerr << rank << "internal error: " << e.what() << "\n";
     return 1;
   }
   return 0;

@@ -12,6 +12,7 @@
 #include "engine/core/run_dir.hpp"
 #include "engine/core/run_lock.hpp"
 #include "engine/core/sections.hpp"
+#include "engine/nn/dist/world.hpp"
 #include "engine/nn/runner/run.hpp"
 
 namespace engine {
@@ -184,7 +185,7 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
   report::ReportOptions ro;
   ro.title = s.title;
   ro.decisions = decisions;
-  report::write_report(out, specs, final_run, ro);
+  if (dist::root_process()) report::write_report(out, specs, final_run, ro);  // rank 0 writes for all ranks
   return {0, out};
 }
 }  // namespace
@@ -194,14 +195,20 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   int checked = validate_plan(s);
   std::cout << checked << " graphs valid\n";
   if (o.dry_run) return 0;
+  if (o.pin && dist::world_from_env().distributed())
+    throw UserError("--pin edits graph files while the ranks read them: pin in one process (without --nproc), then "
+                    "run the study on several ranks");
   // Every run directory of the study, locked before anything trains: a run or another study in
-  // one of them stops this one at once, and it stops them until this one ends.
+  // one of them stops this one at once, and it stops them until this one ends. Rank 0 locks
+  // for all ranks.
   std::list<RunLock> locks;
-  for (const auto& st : s.stages)
+  for (const auto& st : s.stages) {
+    if (!dist::root_process()) break;
     for (const auto& g : st.graphs) {
       const std::string name = load_graph(g).graph.name;
       for (auto seed : st.seeds) locks.emplace_back(seed_dir(o, name, seed));
     }
+  }
   Outcome out = run_stages(s, o, true);
   if (out.code == 130) std::cout << "[study] interrupted; run the same command to resume\n";
   if (out.code == 0) std::cout << "[study] report: " << out.report.string() << "\n";

@@ -1,7 +1,9 @@
 #include "engine/core/draw.hpp"
 
+#ifdef ENGINE_HAVE_GRAPHVIZ
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
+#endif
 
 #include <map>
 
@@ -10,6 +12,7 @@
 
 namespace engine {
 
+#ifdef ENGINE_HAVE_GRAPHVIZ
 namespace {
 const char* fill_of(OpKind kind) {
   switch (kind) {
@@ -141,5 +144,12 @@ void draw_graph(const Graph& graph, const std::filesystem::path& out, bool expan
   gvFreeContext(gvc);
   if (rc != 0) throw std::runtime_error("graphviz could not render " + out.string() + " (format " + format + ")");
 }
+
+#else
+// Lean builds (GPU hosts) may lack Graphviz: drawing is then the only thing missing.
+void draw_graph(const Graph&, const std::filesystem::path& out, bool) {
+  throw UserError(out.string() + ": this engine was built without Graphviz (libgraphviz-dev), so it cannot draw");
+}
+#endif
 
 }  // namespace engine

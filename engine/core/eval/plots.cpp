@@ -1,7 +1,9 @@
 #include "engine/core/eval/plots.hpp"
 
+#ifdef ENGINE_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#endif
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,6 +162,7 @@ void line_chart(const fs::path& png_path, const std::vector<Series>& series,
 }
 
 // ---- OpenCV figures ----
+#ifdef ENGINE_HAVE_OPENCV
 
 namespace {
 
@@ -311,5 +314,7 @@ void samples_png(const fs::path& path, const std::vector<cv::Mat>& rgb_images,
   }
   write_png(path, sheet);
 }
+
+#endif  // ENGINE_HAVE_OPENCV
 
 }  // namespace engine::eval

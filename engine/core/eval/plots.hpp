@@ -1,7 +1,9 @@
 #pragma once
 // Figures: line charts drawn by gnuplot (data and script kept beside the PNG so a user can restyle
 // and rerun them), and two OpenCV figures for the test set: a confusion heatmap and a sample grid.
+#ifdef ENGINE_HAVE_OPENCV
 #include <opencv2/core.hpp>
+#endif
 
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +33,7 @@ struct ChartOptions {
 void line_chart(const std::filesystem::path& png_path, const std::vector<Series>& series,
                 const ChartOptions& options);
 
+#ifdef ENGINE_HAVE_OPENCV  // lean builds without OpenCV (GPU hosts) write no test figures
 // Heatmap of a K x K confusion matrix (rows = true, columns = predicted) with the count in every
 // cell, shaded by the share of its row. Image size: see confusion_png_size.
 void confusion_png(const std::filesystem::path& path,
@@ -48,5 +51,6 @@ void samples_png(const std::filesystem::path& path, const std::vector<cv::Mat>& 
                  const std::vector<std::string>& true_names,
                  const std::vector<std::string>& pred_names);
 cv::Size samples_png_size(std::size_t image_count);
+#endif
 
 }  // namespace engine::eval

@@ -159,7 +159,7 @@ void check_augment(const AugmentConfig& augment) {
 
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64_t>& rows, const AugmentConfig& augment,
                             const std::vector<double>& mean, const std::vector<double>& std, std::mt19937_64& rng,
-                            torch::ScalarType out_type) {
+                            torch::ScalarType out_type, std::pair<int64_t, int64_t> keep) {
   TORCH_CHECK(images.device().is_cpu() && images.scalar_type() == torch::kUInt8 && images.dim() == 4 &&
                   images.size(1) == 3,
               "augment_batch: expects uint8 N x 3 x H x W images on the CPU, got ", images.sizes());
@@ -173,11 +173,16 @@ torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64
     TORCH_CHECK(row >= 0 && row < source.size(0), "augment_batch: row ", row, " of ", source.size(0));
     plans.push_back(draw_plan(row, augment, height, width, rng));
   }
+  if (keep.second >= 0) {  // every plan is drawn, so the rng advances as for the whole batch
+    TORCH_CHECK(0 <= keep.first && keep.first <= keep.second && keep.second <= int64_t(plans.size()),
+                "augment_batch: keep [", keep.first, ", ", keep.second, ") of ", plans.size(), " rows");
+    plans = std::vector<ImagePlan>(plans.begin() + keep.first, plans.begin() + keep.second);
+  }
   uint8_t fill[3];  // the mean colour, which normalises to 0
   for (size_t c = 0; c < 3; ++c) fill[c] = mean.empty() ? 0 : uint8_t(std::clamp(std::lround(255 * mean[c]), 0L, 255L));
   const Normalisation normalisation(mean, std);
 
-  torch::Tensor out = torch::empty({int64_t(rows.size()), 3, height, width}, out_type);
+  torch::Tensor out = torch::empty({int64_t(plans.size()), 3, height, width}, out_type);
   const uint8_t* from = source.data_ptr<uint8_t>();
   at::parallel_for(0, int64_t(plans.size()), 8, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> scratch(out_type == torch::kFloat32 ? image_bytes : 0);
@@ -196,11 +201,21 @@ torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64
 torch::Tensor normalise(const torch::Tensor& images, const std::vector<double>& mean, const std::vector<double>& std) {
   // In place on the one float copy: addcmul with the broadcast channel constants as its first
   // operand takes several times longer.
+  auto [scale, shift] = normalisation_factors(mean, std, images.device());
+  return normalise(images, scale, shift);
+}
+
+torch::Tensor normalise(const torch::Tensor& images, const torch::Tensor& scale, const torch::Tensor& shift) {
+  return images.to(torch::kFloat32).mul_(scale).add_(shift);
+}
+
+std::pair<torch::Tensor, torch::Tensor> normalisation_factors(const std::vector<double>& mean,
+                                                              const std::vector<double>& std, torch::Device device) {
   const Normalisation normalisation(mean, std);
   const auto per_channel = [&](const float* values) {
-    return torch::tensor({values[0], values[1], values[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(images.device());
+    return torch::tensor({values[0], values[1], values[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(device);
   };
-  return images.to(torch::kFloat32).mul_(per_channel(normalisation.scale)).add_(per_channel(normalisation.shift));
+  return {per_channel(normalisation.scale), per_channel(normalisation.shift)};
 }
 
 }  // namespace engine::data

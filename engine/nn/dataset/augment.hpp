@@ -27,12 +27,19 @@ void check_augment(const AugmentConfig& augment);
 //    torchvision's RandomErasing) is filled with the mean colour, which normalises to 0.
 // out_type kFloat32: then normalised, (x / 255 - mean) / std, in the same pass (CPU batches);
 // kUInt8: as is, for normalise() on another device. Without augmentation this is a plain gather.
-// Empty mean/std mean 0 and 1.
+// Empty mean/std mean 0 and 1. `keep` [begin, end) (end -1: all): only those of `rows` are made,
+// with the draws of all of them, so a rank's slice of a global batch gets the same pixels.
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64_t>& rows, const AugmentConfig& augment,
                             const std::vector<double>& mean, const std::vector<double>& std, std::mt19937_64& rng,
-                            torch::ScalarType out_type = torch::kFloat32);
+                            torch::ScalarType out_type = torch::kFloat32, std::pair<int64_t, int64_t> keep = {0, -1});
 
 // uint8 N x 3 x H x W -> float32 (x / 255 - mean) / std, with tensor ops on the images' device.
 torch::Tensor normalise(const torch::Tensor& images, const std::vector<double>& mean, const std::vector<double>& std);
+// The same with the per-channel factors already on the device (normalisation_factors), so a
+// batch uploads nothing but its pixels.
+torch::Tensor normalise(const torch::Tensor& images, const torch::Tensor& scale, const torch::Tensor& shift);
+// {scale, shift}: 1 x 3 x 1 x 1 float32 tensors on `device` with x * scale + shift = (x / 255 - mean) / std.
+std::pair<torch::Tensor, torch::Tensor> normalisation_factors(const std::vector<double>& mean,
+                                                              const std::vector<double>& std, torch::Device device);
 
 }  // namespace engine::data

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <numeric>
+#include <tuple>
 
 #include <malloc.h>
 
@@ -21,6 +22,10 @@ BatchLoader::BatchLoader(const Split& split, LoaderOptions options)
   for (const auto* values : {&options_.mean, &options_.std})
     if (!values->empty() && values->size() != 3)
       throw UserError("mean and std need one value per RGB channel (3), not " + std::to_string(values->size()));
+  if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards)
+    throw UserError("shard " + std::to_string(options_.shard) + " of " + std::to_string(options_.shards));
+  if (!options_.device.is_cpu())
+    std::tie(scale_, shift_) = normalisation_factors(options_.mean, options_.std, options_.device);
   start_epoch(0);
 }
 
@@ -51,17 +56,21 @@ Batch BatchLoader::batch(int64_t index) const {
   TORCH_CHECK(index >= 0 && count > 0, "BatchLoader::batch: no batch ", index, " in an epoch of ", num_batches());
 
   const std::vector<int64_t> rows(order_.begin() + start, order_.begin() + start + count);
+  const std::pair<int64_t, int64_t> keep{count * options_.shard / options_.shards,
+                                         count * (options_.shard + 1) / options_.shards};
   std::mt19937_64 rng(mix_seed({options_.seed, uint64_t(epoch_), uint64_t(index)}));
-  const torch::Tensor labels = labels_.index_select(0, torch::tensor(rows, torch::kInt64)).to(options_.device);
+  const std::vector<int64_t> mine(rows.begin() + keep.first, rows.begin() + keep.second);
+  torch::Tensor labels = labels_.index_select(0, torch::tensor(mine, torch::kInt64));
   torch::Tensor images;
   if (options_.device.is_cpu()) {  // gather, augment and normalise in one pass
-    images = augment_batch(images_, rows, options_.augment, options_.mean, options_.std, rng, torch::kFloat32);
-  } else {  // move uint8 (a quarter of the bytes), make it float there
-    images = augment_batch(images_, rows, options_.augment, options_.mean, options_.std, rng, torch::kUInt8);
-    images = normalise(images.to(options_.device), options_.mean, options_.std);
+    images = augment_batch(images_, rows, options_.augment, options_.mean, options_.std, rng, torch::kFloat32, keep);
+  } else {  // move uint8 (a quarter of the bytes) from pinned memory without waiting, make it float there
+    images = augment_batch(images_, rows, options_.augment, options_.mean, options_.std, rng, torch::kUInt8, keep);
+    images = normalise(images.pin_memory().to(options_.device, /*non_blocking=*/true), scale_, shift_);
+    labels = labels.pin_memory().to(options_.device, /*non_blocking=*/true);
   }
   if (options_.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
-  return {images, labels};
+  return {images, labels, count, start + keep.first};
 }
 
 void keep_freed_memory_for_reuse() {

@@ -25,11 +25,16 @@ struct LoaderOptions {
   std::vector<double> mean, std;       ///< per RGB channel in [0,1]; empty = 0 and 1 (images in [0,1])
   bool channels_last = false;          ///< images in channels-last memory format
   torch::Device device = torch::kCPU;  ///< where batches are made
+  int shard = 0, shards = 1;           ///< data parallel: this rank's slice of every batch (see Batch)
 };
 
+// With shards > 1, batch b is still the b-th global batch of the epoch's one order (and its
+// augmentation draws), and a shard holds images [n s / S, n (s + 1) / S) of its n.
 struct Batch {
-  torch::Tensor images;  ///< float32 N x 3 x H x W, normalised, on the loader's device
-  torch::Tensor labels;  ///< int64 N, on the loader's device
+  torch::Tensor images;     ///< float32 N x 3 x H x W, normalised, on the loader's device
+  torch::Tensor labels;     ///< int64 N, on the loader's device
+  int64_t global_size = 0;  ///< images in the whole batch, over all shards
+  int64_t first = 0;        ///< position of images[0] in the epoch's order
 };
 
 // Batches are made on the CPU (augmentation works on uint8 there), then moved to options.device.
@@ -54,7 +59,8 @@ class BatchLoader {
   torch::Tensor images_, labels_;  // uint8 N x 3 x H x W and int64 N, where the split keeps them
   LoaderOptions options_;
   int64_t epoch_ = 0, next_batch_ = 0;
-  std::vector<int64_t> order_;  // this epoch's order of examples
+  std::vector<int64_t> order_;   // this epoch's order of examples
+  torch::Tensor scale_, shift_;  // normalisation on a non-CPU device, uploaded once
 };
 
 // Makes glibc keep freed blocks of up to 32 MiB for reuse instead of returning them to the kernel

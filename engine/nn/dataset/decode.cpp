@@ -9,13 +9,19 @@
 
 #include <sys/mman.h>
 
+#ifdef ENGINE_IMAGE_STB
+#include "engine/nn/dataset/stb_codec.hpp"
+#else
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#endif
 
 #include "engine/core/error.hpp"
 
 namespace engine::data {
 namespace {
+
+using uchar = unsigned char;
 
 std::vector<uchar> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -48,6 +54,16 @@ Result decode_one(const std::string& path, int height, int width, bool resize, u
                   std::array<uint64_t, 6>& sums) {
   const std::vector<uchar> bytes = read_bytes(path);
   if (bytes.empty() || is_truncated_jpeg(bytes)) return {Outcome::corrupt};
+  const size_t plane = static_cast<size_t>(height) * width;
+#ifdef ENGINE_IMAGE_STB
+  Result r;
+  switch (stb::decode_rgb_planes(bytes.data(), bytes.size(), height, width, resize, rgb_planes, r.file_height,
+                                 r.file_width)) {
+    case stb::Decoded::corrupt: return {Outcome::corrupt};
+    case stb::Decoded::wrong_size: return {Outcome::wrong_size, r.file_height, r.file_width};
+    case stb::Decoded::ok: break;
+  }
+#else
   cv::Mat bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);  // grayscale comes back as 3 equal channels
   if (bgr.empty()) return {Outcome::corrupt};
   if (bgr.rows != height || bgr.cols != width) {
@@ -57,11 +73,11 @@ Result decode_one(const std::string& path, int height, int width, bool resize, u
     bgr = resized;
   }
   // Split BGR straight into the tensor's R, G, B planes: B goes to plane 2, R to plane 0.
-  const size_t plane = static_cast<size_t>(height) * width;
   cv::Mat planes[3] = {cv::Mat(height, width, CV_8U, rgb_planes + 2 * plane),
                        cv::Mat(height, width, CV_8U, rgb_planes + plane),
                        cv::Mat(height, width, CV_8U, rgb_planes)};
   cv::split(bgr, planes);
+#endif
   for (size_t c = 0; c < 3; ++c) {
     uint64_t sum = 0, squares = 0;
     for (const uint8_t* p = rgb_planes + c * plane; p != rgb_planes + (c + 1) * plane; ++p) {

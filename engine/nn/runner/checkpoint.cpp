@@ -96,8 +96,12 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
   if (!fs::exists(path)) throw UserError(path.string() + ": no such checkpoint (has the graph been trained? engine run FILE)");
   torch::serialize::InputArchive archive, weights;
   CheckpointInfo info;
+  // Onto the model's device (the CPU on a CPU host): a GPU run's checkpoint resumes or is
+  // tested anywhere, and the optimiser's state lands beside the weights it updates.
+  const auto params = model.parameters();
+  const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
   try {  // a damaged archive may fail at any read, not only at opening
-    archive.load_from(path.string());
+    archive.load_from(path.string(), device);
     if (!archive.try_read("model", weights)) throw UserError(path.string() + ": not an engine checkpoint (no 'model')");
     load_checked(model, weights, "", path);
     if (optimizer) {

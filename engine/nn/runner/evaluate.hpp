@@ -10,6 +10,10 @@
 
 namespace engine {
 
+namespace dist {
+class ProcessGroup;
+}
+
 struct EvalResult {
   double loss = 0, accuracy = 0;
   double compute_seconds = 0;  // in forward passes
@@ -17,7 +21,9 @@ struct EvalResult {
   std::vector<int64_t> predictions;  // when asked for, in loader order
 };
 
-// Mean loss and accuracy over one pass of `loader` in eval mode.
-EvalResult evaluate(GraphModule& model, data::BatchLoader& loader, const Hardware& hw, bool keep_predictions = false);
+// Mean loss and accuracy over one pass of `loader` in eval mode. With a group, the loader holds
+// this rank's shards and the figures (and predictions) are those of every rank together.
+EvalResult evaluate(GraphModule& model, data::BatchLoader& loader, const Hardware& hw, bool keep_predictions = false,
+                    dist::ProcessGroup* group = nullptr);
 
 }  // namespace engine

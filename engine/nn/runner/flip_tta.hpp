@@ -11,13 +11,19 @@
 
 namespace engine {
 
+namespace dist {
+class ProcessGroup;
+}
+
 struct FlipEvalResult {
   std::vector<int64_t> plain, tta;  // predictions in loader order
   double plain_accuracy = 0, tta_accuracy = 0;
   int64_t count = 0;
 };
 
-// One pass of `loader` in eval mode, as evaluate() computes logits (the run's precision).
-FlipEvalResult evaluate_with_flip(GraphModule& model, data::BatchLoader& loader, const Hardware& hw);
+// One pass of `loader` in eval mode, as evaluate() computes logits (the run's precision). With a
+// group, the loader holds this rank's shards and the result is that of every rank together.
+FlipEvalResult evaluate_with_flip(GraphModule& model, data::BatchLoader& loader, const Hardware& hw,
+                                  dist::ProcessGroup* group = nullptr);
 
 }  // namespace engine

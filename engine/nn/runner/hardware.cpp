@@ -1,6 +1,6 @@
 #include "engine/nn/runner/hardware.hpp"
 
-#include <ATen/autocast_mode.h>
+#include "engine/nn/torch_compat.hpp"
 
 #include <thread>
 
@@ -12,6 +12,8 @@ Hardware setup_hardware(const TrainConfig& t, size_t input_rank) {
   if (t.device == "cuda" && !cuda)
     throw UserError("[train].device = \"cuda\", but this LibTorch sees no CUDA device (use \"auto\" or \"cpu\")");
   if (t.device == "cuda" || (t.device == "auto" && cuda)) hw.device = torch::Device(torch::kCUDA, 0);
+  // Fixed input shapes: let cuDNN time its algorithms once and keep the fastest.
+  if (hw.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 
   hw.threads = t.threads > 0 ? static_cast<int>(t.threads) : static_cast<int>(std::thread::hardware_concurrency());
   if (hw.threads < 1) hw.threads = 1;
@@ -34,20 +36,13 @@ void place_model(torch::nn::Module& model, const Hardware& hw) {
 
 Autocast::Autocast(const Hardware& hw) {
   if (!hw.bf16) return;
-  if (hw.device.is_cuda()) {
-    cuda_ = true;
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  } else {
-    cpu_ = true;
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
+  (hw.device.is_cuda() ? cuda_ : cpu_) = true;
+  compat::set_autocast(hw.device.type(), true, at::kBFloat16);
 }
 
 Autocast::~Autocast() {
-  if (cpu_) at::autocast::set_cpu_enabled(false);
-  if (cuda_) at::autocast::set_enabled(false);
+  if (cpu_) compat::set_autocast(c10::DeviceType::CPU, false);
+  if (cuda_) compat::set_autocast(c10::DeviceType::CUDA, false);
   if (cpu_ || cuda_) at::autocast::clear_cache();
 }
 

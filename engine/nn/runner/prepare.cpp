@@ -1,5 +1,8 @@
 #include "engine/nn/runner/prepare.hpp"
 
+#include <cstdlib>
+
+#include "engine/nn/dist/ddp.hpp"
 
 namespace engine {
 
@@ -20,14 +23,28 @@ Prepared resolve(const fs::path& graph_file, const RunInputs& in) {
   return p;
 }
 
+bool Prepared::root() const { return !group || group->root(); }
+
+void join_ranks(Prepared& p) {
+  p.group = dist::group_from_env(p.train.device != "cpu" && torch::cuda::is_available());
+}
+
 void prepare_model(Prepared& p) {
+  // `--nproc` starts each rank on one thread unless its command line sets train.threads.
+  if (p.group && std::getenv("ENGINE_RANK_THREADS")) p.train.threads = std::atoi(std::getenv("ENGINE_RANK_THREADS"));
   p.hw = setup_hardware(p.train, p.graph.input.size());
+  if (p.group && p.hw.device.is_cuda())  // one GPU per rank of a host
+    p.hw.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(p.group->local_rank() % torch::cuda::device_count()));
   torch::manual_seed(p.train.seed);  // initial weights
   p.model = build_model(p.graph);
   place_model(*p.model, p.hw);
+  if (!p.group) return;
+  dist::broadcast_state(*p.group, *p.model);
+  p.hw.name = std::to_string(p.group->size()) + " ranks x " + p.hw.name;
 }
 
-void prepare_data(Prepared& p, const RunInputs& in, data::TestSplit test) {
+namespace {
+void prepare_data_on_this_rank(Prepared& p, const RunInputs& in, data::TestSplit test) {
   // The decoded-image cache is shared by the runs beside this one.
   fs::path cache = p.dir.path().parent_path() / ".cache";
   p.dataset = data_config(p.spec, in.data_root, p.graph.input, cache.string());
@@ -35,6 +52,12 @@ void prepare_data(Prepared& p, const RunInputs& in, data::TestSplit test) {
   if (p.graph.num_classes != static_cast<int64_t>(p.data.wnids.size()))
     throw UserError(p.graph_file.string() + ": the graph's head has " + std::to_string(p.graph.num_classes) +
                     " classes but the data has " + std::to_string(p.data.wnids.size()));
+}
+}  // namespace
+
+// Rank 0 first: it decodes the images into the cache the other ranks then read.
+void prepare_data(Prepared& p, const RunInputs& in, data::TestSplit test) {
+  dist::root_first(p.group, "loading the data", [&] { prepare_data_on_this_rank(p, in, test); }, std::chrono::hours(2));
 }
 
 namespace {
@@ -45,6 +68,7 @@ data::LoaderOptions loader_options(const Prepared& p) {
   o.std = p.data.std;
   o.channels_last = p.hw.channels_last;
   o.device = p.hw.device;
+  if (p.group) o.shard = p.group->rank(), o.shards = p.group->size();
   return o;
 }
 }  // namespace

@@ -16,6 +16,10 @@
 
 namespace engine {
 
+namespace dist {
+class ProcessGroup;
+}
+
 struct Prepared {
   std::filesystem::path graph_file;
   Value spec;  // resolved and completed: what config.toml records
@@ -26,7 +30,12 @@ struct Prepared {
   GraphModule model{nullptr};   // prepare_model
   data::DataConfig dataset;     // prepare_data: [data] with its root resolved
   data::TinyImageNet data;      // prepare_data
+  dist::ProcessGroup* group = nullptr;  // join_ranks: set when this process is one of several ranks
+  bool root() const;                    // rank 0, or the only process: the one that writes files
 };
+
+// Joins the process group when a launcher started this process as a rank (engine/nn/dist/).
+void join_ranks(Prepared& p);
 
 // The completed spec, its graph, [train] and the run directory; nothing on disk is touched.
 Prepared resolve(const std::filesystem::path& graph_file, const RunInputs& inputs);

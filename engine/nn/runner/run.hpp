@@ -54,6 +54,32 @@ struct TestOutcome {
 // images of the chosen classes) and writes <run>/test/.
 TestOutcome test_graph(const std::filesystem::path& graph_file, const TestOptions& options);
 
+// `engine time`: where a training step's time goes, node by node (Caffe's `caffe time`).
+struct TimeOptions : RunInputs {
+  int64_t batch = 0;       // images per step (0: train.batch_size)
+  int iterations = 10;     // timed steps, after 2 untimed ones
+  std::string device;      // overrides train.device ("cpu", "cuda", "auto")
+};
+
+struct NodeTime {
+  std::string name, op, shape;
+  int64_t macs = 0;        // per image, from the validator
+  double forward_ms = 0, backward_ms = 0;  // per step
+};
+
+struct TimeOutcome {
+  std::vector<NodeTime> nodes;  // leaves in execution order, then "loss"
+  int64_t batch = 0;
+  double step_ms = 0;           // the real training step: forward, loss, backward, optimiser
+  double eval_ms = 0;           // a forward pass in eval mode without gradients
+  double train_img_s = 0, eval_img_s = 0;
+  std::string text;             // the report `engine time` prints
+};
+
+// Times `graph_file` on a synthetic batch at the run's device, precision and memory format.
+// Nothing is read from or written to a run directory, and no data is needed.
+TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOptions& options);
+
 // The run directory of the graph named `name`: inputs.out, else <inputs.runs>/<name>.
 std::filesystem::path run_dir_of(const std::string& name, const RunInputs& inputs);
 

@@ -4,10 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 
 #include "engine/core/info.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/core/run_lock.hpp"
+#include "engine/nn/dist/ddp.hpp"
+#include "engine/nn/dist/ranks.hpp"
 #include "engine/nn/runner/artifacts.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/ema.hpp"
@@ -40,7 +43,7 @@ void load_data(Prepared& p, const RunOptions& o, spdlog::logger& log) {
   log.info("data: {} classes, {} train / {} val images from {} ({:.2f} s{})", p.data.wnids.size(), p.data.train.size(),
            p.data.val.size(), p.dataset.root, seconds, p.data.from_cache ? ", cached" : "");
   // What engine predict and export need to read new images as this run read its own.
-  write_run_data(p.dir.path(), {p.data.wnids, p.data.names, p.data.mean, p.data.std});
+  if (p.root()) write_run_data(p.dir.path(), {p.data.wnids, p.data.names, p.data.mean, p.data.std});
 }
 
 void log_epoch(spdlog::logger& log, const EpochReport& e, int64_t epochs) {
@@ -63,6 +66,7 @@ TrainerCallbacks recorder(Prepared& p, torch::optim::Optimizer& opt, RunResult& 
     cb.evaluated = [ema] { return ema->model(); };
   }
   if (probe.on()) cb.measure = [&probe](GraphModule& m, EpochRow& row) { return probe.measure(m, row); };
+  if (!p.root()) return cb;  // rank 0 alone writes the run directory
   torch::Tensor labels = p.data.val.labels.to(torch::kCPU, torch::kLong).contiguous();
   std::vector<int64_t> val_labels(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
   cb.epoch_done = [&p, &opt, &summary, &log, ema, val_labels](const EpochReport& e, const CheckpointInfo& state) {
@@ -91,8 +95,9 @@ bool train(Prepared& p, torch::optim::Optimizer& opt, Ema* ema, CheckpointInfo& 
   log.info("{}: {} params, {} on {}, {}, {} epochs{}", p.graph.name, commas(p.graph.params), t.optimizer, p.hw.name,
            t.precision + (p.hw.channels_last ? " channels_last" : ""), t.epochs,
            state.epoch ? " (resuming after epoch " + std::to_string(state.epoch) + ")" : "");
+  if (p.group) log.info("{}", dist::batch_line(*p.group, t));
   InterruptScope interrupts;
-  Trainer trainer(p.model, opt, train_batches, val_batches, t, p.hw);
+  Trainer trainer(p.model, opt, train_batches, val_batches, t, p.hw, p.group);
   TrainProbe probe(p);
   if (trainer.run(state, o.stop_after, recorder(p, opt, summary, log, ema, probe))) return true;
   log.warn("interrupted during epoch {}: it is dropped; run the same command to resume from epoch {}", state.epoch + 1,
@@ -113,11 +118,16 @@ RunOutcome outcome_of(const Prepared& p, const CheckpointInfo& state) {
 
 RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   Prepared p = resolve(graph_file, o);
-  RunLock lock(p.dir.path());  // before anything in the directory is read, moved or written
+  join_ranks(p);
+  std::optional<RunLock> lock;  // rank 0 holds it for every rank
   std::string config_text = to_toml(p.spec);
-  std::string moved = p.dir.prepare(config_text, p.spec, o.fresh);
-  if (!moved.empty()) lock.relock();  // the lock file went along with the old run
-  auto log = start_log(p.dir);
+  std::string moved;  // the other ranks wait for rank 0 here, so they read last.pt after --fresh moved it
+  dist::on_root(p.group, "preparing " + p.dir.path().string(), [&] {
+    lock.emplace(p.dir.path());  // before anything in the directory is read, moved or written
+    moved = p.dir.prepare(config_text, p.spec, o.fresh);
+    if (!moved.empty()) lock->relock();  // the lock file went along with the old run
+  });
+  auto log = p.root() ? start_log(p.dir) : dist::rank_logger(*p.group);
   if (!moved.empty()) log->info("--fresh: the previous run was moved to {}", moved);
 
   prepare_model(p);
@@ -126,6 +136,8 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   CheckpointInfo state;  // resume point: last.pt says how many epochs are done
   if (fs::exists(p.dir / run_file::last))
     state = load_checkpoint(p.dir / run_file::last, *p.model, opt.get(), ema.get());
+  dist::check_same(p.group, state.epoch, "the epoch last.pt resumes from",
+                   "every rank must see the run directory on a shared filesystem");
   RunResult summary = summary_start(p, config_text);
   summary.history = p.dir.metrics_until(state.epoch);  // rows after the checkpoint are dropped
   RunOutcome outcome = outcome_of(p, state);
@@ -137,10 +149,11 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   }
 
   load_data(p, o, *log);
-  write_model_files(p);
+  if (p.root()) write_model_files(p);
   summary.val_size = p.data.val.size();
   bool finished = train(p, *opt, ema.get(), state, summary, o, *log);
-  write_charts(p.dir, summary);
+  // A barrier too: a study on every rank reads the summary rank 0 has just written.
+  dist::on_root(p.group, "writing the charts", [&] { write_charts(p.dir, summary); });
   outcome = outcome_of(p, state);
   outcome.interrupted = !finished;
   if (outcome.complete)

@@ -1,5 +1,8 @@
 // `engine test`: prepare, one pass over the test split with best.pt, then test/'s files.
+#ifdef ENGINE_HAVE_OPENCV
 #include <opencv2/core.hpp>
+#endif
+#include <spdlog/spdlog.h>
 
 #include "engine/core/eval/metrics.hpp"
 #include "engine/core/eval/plots.hpp"
@@ -16,6 +19,7 @@ namespace engine {
 namespace fs = std::filesystem;
 
 namespace {
+#ifdef ENGINE_HAVE_OPENCV
 cv::Mat to_rgb_mat(const torch::Tensor& chw) {
   torch::Tensor hwc = chw.permute({1, 2, 0}).contiguous();
   return cv::Mat(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>()).clone();
@@ -38,6 +42,7 @@ void draw_samples(const Prepared& p, const std::vector<int64_t>& truth, const st
   }
   eval::samples_png(p.dir / run_file::samples, images, true_names, pred_names);
 }
+#endif
 
 // metrics.toml, report.txt, confusion.csv and .png, samples.png.
 TestOutcome write_test_files(const Prepared& p, const std::vector<int64_t>& predicted, const CheckpointInfo& info,
@@ -60,14 +65,20 @@ TestOutcome write_test_files(const Prepared& p, const std::vector<int64_t>& pred
                                                        std::to_string(truth.size()) + " images" +
                                                        (tta.used ? ", flip TTA" : "") + ")\n\n" + out.report);
   p.dir.write_confusion(cm, p.data.names);
+#ifdef ENGINE_HAVE_OPENCV
   eval::confusion_png(p.dir / run_file::confusion_png, cm, p.data.names);
   draw_samples(p, truth, predicted, samples);
+#else
+  (void)samples;
+  spdlog::warn("built without OpenCV: {} and {} are not drawn", run_file::confusion_png, run_file::samples);
+#endif
   return out;
 }
 }  // namespace
 
 TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
   Prepared p = resolve(graph_file, o);
+  join_ranks(p);
   fs::path best = p.dir / run_file::best;
   if (!fs::exists(best))
     throw UserError(best.string() + ": no best checkpoint; train the graph first (engine run " + graph_file.string() + ")");
@@ -76,9 +87,16 @@ TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
   CheckpointInfo info = load_checkpoint(best, *p.model);
   prepare_data(p, o, data::TestSplit::Load);
   data::BatchLoader loader = eval_loader(p, p.data.test);
-  FlipEvalResult r = evaluate_with_flip(p.model, loader, p.hw);
+  // Each rank evaluates its shards; the predictions are gathered, and rank 0 writes the files.
+  FlipEvalResult r = evaluate_with_flip(p.model, loader, p.hw, p.group);
   const bool use_tta = o.tta || p.train.test_tta;
-  return write_test_files(p, use_tta ? r.tta : r.plain, info, o.samples, {r.plain_accuracy, r.tta_accuracy, use_tta});
+  const TtaAccuracy tta{r.plain_accuracy, r.tta_accuracy, use_tta};
+  if (p.root()) return write_test_files(p, use_tta ? r.tta : r.plain, info, o.samples, tta);
+  TestOutcome out;
+  out.dir = p.dir / run_file::test_dir;
+  out.accuracy = use_tta ? r.tta_accuracy : r.plain_accuracy;
+  out.tta = tta;
+  return out;
 }
 
 }  // namespace engine

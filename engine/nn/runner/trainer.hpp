@@ -4,6 +4,7 @@
 // no files.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include <torch/torch.h>
@@ -15,6 +16,11 @@
 #include "engine/nn/runner/hardware.hpp"
 
 namespace engine {
+
+namespace dist {
+class ProcessGroup;
+class GradientReducer;
+}  // namespace dist
 
 struct EpochReport {
   EpochRow row;         // the epoch's figures
@@ -37,10 +43,14 @@ struct TrainerCallbacks {
   std::function<double(GraphModule&, EpochRow&)> measure;
 };
 
+// With a process group, each rank steps on its shard of every batch (the loaders' shards),
+// gradients are averaged over the global batch, stop requests and divergence are agreed, and every
+// rank reports the figures of the whole epoch (see engine/nn/dist/ddp.hpp).
 class Trainer {
  public:
   Trainer(GraphModule model, torch::optim::Optimizer& optimizer, data::BatchLoader& train, data::BatchLoader& val,
-          const TrainConfig& config, const Hardware& hw);
+          const TrainConfig& config, const Hardware& hw, dist::ProcessGroup* group = nullptr);
+  ~Trainer();
 
   // Trains from state.epoch towards config.epochs, at most `max_epochs` of them (0: no limit),
   // updating `state` after each. Returns false when stopped inside an epoch.
@@ -52,14 +62,18 @@ class Trainer {
     int64_t images = 0;
     bool stopped = false;
   };
+  struct Sums;  // the epoch's loss, correct count and first non-finite loss, on the device
   Pass train_epoch(int64_t epoch, const TrainerCallbacks& callbacks);
-  float step(const data::Batch& batch, int64_t epoch, int64_t batch_index, torch::Tensor& logits);
+  void step(const data::Batch& batch, int64_t batch_index, Sums& sums);
+  bool agree_stop(bool stop, const Sums& sums, int64_t epoch);
 
   GraphModule model_;
   torch::optim::Optimizer& optimizer_;
   data::BatchLoader &train_, &val_;
   const TrainConfig& config_;
   const Hardware& hw_;
+  dist::ProcessGroup* group_;
+  std::unique_ptr<dist::GradientReducer> reducer_;
 };
 
 }  // namespace engine

@@ -1,0 +1,62 @@
+# Where the engine's dependencies come from. By default Debian 12's packages (tools/setup). A
+# lean build for GPU hosts (tools/gpu-smoke) takes the pip wheel's LibTorch, the header-only
+# libraries from a folder carried in the tree (ENGINE_HEADERS, filled by tools/gpu-smoke --pack)
+# and stb for images; OpenCV (test figures) and Graphviz (engine draw) are then optional.
+set(ENGINE_IMAGE_BACKEND opencv CACHE STRING "image decoding: opencv, or stb (single headers, no OpenCV needed)")
+set_property(CACHE ENGINE_IMAGE_BACKEND PROPERTY STRINGS opencv stb)
+set(ENGINE_HEADERS "" CACHE PATH "folder with toml++/ spdlog/ fmt/ CLI/ doctest/ stb/ headers, used instead of packages")
+
+find_package(Torch REQUIRED)
+# LibTorch's headers need C++20 from about 2.12 (pip wheels on GPU hosts); Debian's 1.13 is C++17.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+  set(CMAKE_CXX_STANDARD 20)
+else()
+  set(CMAKE_CXX_STANDARD 17)
+endif()
+
+if(ENGINE_HEADERS)
+  foreach(dir toml++ spdlog fmt CLI)
+    if(NOT EXISTS "${ENGINE_HEADERS}/${dir}")
+      message(FATAL_ERROR "ENGINE_HEADERS=${ENGINE_HEADERS} has no ${dir}/ (tools/gpu-smoke --pack fills it)")
+    endif()
+  endforeach()
+  # What Debian ships as compiled libraries, used header-only.
+  function(engine_header_target name)
+    add_library(${name} INTERFACE IMPORTED)
+    set_target_properties(${name} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${ENGINE_HEADERS}"
+                                             INTERFACE_COMPILE_DEFINITIONS "${ARGN}")
+  endfunction()
+  engine_header_target(tomlplusplus::tomlplusplus TOML_HEADER_ONLY=1)
+  engine_header_target(spdlog::spdlog SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY=1)
+  engine_header_target(CLI11::CLI11)
+  if(EXISTS "${ENGINE_HEADERS}/doctest")
+    engine_header_target(doctest::doctest)
+    set(doctest_FOUND TRUE)
+  endif()
+else()
+  find_package(tomlplusplus REQUIRED)
+  find_package(spdlog REQUIRED)
+  find_package(CLI11 REQUIRED)
+  find_package(doctest QUIET)
+endif()
+
+if(ENGINE_IMAGE_BACKEND STREQUAL "stb")
+  find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+elseif(ENGINE_IMAGE_BACKEND STREQUAL "opencv")
+  find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+else()
+  message(FATAL_ERROR "ENGINE_IMAGE_BACKEND=${ENGINE_IMAGE_BACKEND}: use opencv or stb")
+endif()
+# stb also builds beside OpenCV, so that a test can hold the two decoders side by side.
+find_path(STB_INCLUDE_DIR stb/stb_image.h HINTS "${ENGINE_HEADERS}")
+if(ENGINE_IMAGE_BACKEND STREQUAL "stb" AND NOT STB_INCLUDE_DIR)
+  message(FATAL_ERROR "ENGINE_IMAGE_BACKEND=stb needs stb/stb_image.h: apt-get install libstb-dev, or ENGINE_HEADERS")
+endif()
+
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(GVC QUIET IMPORTED_TARGET libgvc libcgraph)
+endif()
+if(ENGINE_IMAGE_BACKEND STREQUAL "opencv" AND NOT GVC_FOUND)
+  message(FATAL_ERROR "Graphviz (libgraphviz-dev) not found; tools/setup installs it")
+endif()

@@ -1,0 +1,16 @@
+#pragma once
+// `engine run --nproc N` (and study): N ranks of this engine on this host, started with the
+// launcher contract torchrun would set (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1,
+// MASTER_PORT = a free port), each on one thread (ENGINE_RANK_THREADS=1) unless the command line
+// sets train.threads.
+#include <string>
+#include <vector>
+
+namespace engine {
+
+// Runs `engine args...` (args without --nproc) as ranks 0..nproc-1 and waits for all of them.
+// Ctrl-C reaches every rank from the terminal; a SIGINT or SIGTERM sent to this process is passed
+// on. Returns 0, or rank 0's exit code if it failed, else the first failing rank's.
+int launch_local_ranks(int nproc, const std::vector<std::string>& args);
+
+}  // namespace engine
