@@ -131,12 +131,13 @@ struct Threads {  // one intra-op thread for the length of a test, as each rank 
 
 // The engine binary with `env` added, output to `log`; returns its pid.
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env,
-            const fs::path& log) {
+            const fs::path& log, const fs::path& cwd = {}) {
   std::vector<std::string> argv{ENGINE_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = fork();
   if (pid == 0) {
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     FILE* f = std::fopen(log.c_str(), "w");
     dup2(fileno(f), 1);
     dup2(fileno(f), 2);
@@ -315,6 +316,35 @@ TEST_SUITE("dist") {
       CHECK(a[k].val_loss == doctest::Approx(b[k].val_loss).epsilon(1e-6));
       CHECK(a[k].val_acc == b[k].val_acc);
     }
+  }
+
+  TEST_CASE("engine study --nproc 2 trains each stage on the ranks, tests the winner and writes one report") {
+    SKIP_WITHOUT_GLOO();
+    Fixture f;
+    std::string base = test::tiny_graph("base");
+    base.replace(base.find("epochs = 2"), 10, "epochs = 1");
+    f.dir.write("base.toml", base);
+    f.dir.write("w-narrow.toml", "extends = \"base.toml\"\nname = \"w-narrow\"\n[vars]\nwidth = 2\n");
+    f.dir.write("w-wide.toml", "extends = \"base.toml\"\nname = \"w-wide\"\n[vars]\nwidth = 16\n");
+    fs::path study = f.dir.write(
+        "study.toml",
+        "seeds = [0]\n[[stages]]\nname = \"W\"\ngraphs = [\"w-narrow.toml\", \"w-wide.toml\"]\nfinal = true\n");
+    int code = wait_for(spawn({"study", study.string(), "--nproc", "2", "--data", f.data.string()}, {},
+                              f.dir / "study.log", f.dir.path()),
+                        300s);
+    std::string out = test::read_file(f.dir / "study.log");
+    INFO(out);
+    REQUIRE(code == 0);
+    CHECK(fs::exists(f.dir / "runs" / "report.md"));
+    CHECK(rows_in(f.dir / "runs" / "w-narrow-s0" / "metrics.csv") == 1);
+    CHECK((fs::exists(f.dir / "runs" / "w-narrow-s0" / "test" / "metrics.toml") ||
+           fs::exists(f.dir / "runs" / "w-wide-s0" / "test" / "metrics.toml")));
+    size_t tests = 0;
+    for (size_t at = out.find("[study] test accuracy"); at != std::string::npos;
+         at = out.find("[study] test accuracy", at + 1))
+      ++tests;
+    CHECK(tests == 1);  // rank 1 prints nothing but errors
+    CHECK(out.find("[rank 1]") == std::string::npos);
   }
 
   TEST_CASE("a diverging loss on the ranks stops all of them with the batch named") {

@@ -8,6 +8,7 @@
 #include "engine/core/eval/plots.hpp"
 #include "engine/core/files.hpp"
 #include "engine/core/run_lock.hpp"
+#include "engine/nn/dist/ddp.hpp"
 #include "engine/nn/dataset/seeded.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/evaluate.hpp"
@@ -82,7 +83,8 @@ TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
   fs::path best = p.dir / run_file::best;
   if (!fs::exists(best))
     throw UserError(best.string() + ": no best checkpoint; train the graph first (engine run " + graph_file.string() + ")");
-  RunLock lock(p.dir.path());  // no training may replace best.pt or test/ meanwhile
+  std::optional<RunLock> lock;  // no training may replace best.pt or test/ meanwhile; rank 0 holds it for all
+  dist::on_root(p.group, "locking " + p.dir.path().string(), [&] { lock.emplace(p.dir.path()); });
   prepare_model(p);
   CheckpointInfo info = load_checkpoint(best, *p.model);
   prepare_data(p, o, data::TestSplit::Load);
