@@ -29,11 +29,12 @@ void register_conv_ops(Registry& r) {
   };
   op.count_params = [](const Node& n) {
     int64_t k = n.i("kernel");
-    return n.i("out") * (n.in()[0] / n.i("groups")) * k * k + (n.b("bias") ? n.i("out") : 0);
+    int64_t weights = checked_mul(n, {n.i("out"), n.in()[0] / n.i("groups"), k, k});
+    return checked_add(n, {weights, n.b("bias") ? n.i("out") : 0});
   };
   op.macs = [](const Node& n) {
     int64_t k = n.i("kernel");
-    return n.out[0] * n.out[1] * n.out[2] * (n.in()[0] / n.i("groups")) * k * k;
+    return checked_mul(n, {n.out[0], n.out[1], n.out[2], n.in()[0] / n.i("groups"), k, k});
   };
   op.label = [](const Node& n) {
     std::string k = std::to_string(n.i("kernel"));

@@ -7,11 +7,7 @@ void register_dense_ops(Registry& r) {
   flat.name = "flatten";
   flat.kind = OpKind::Reshape;
   flat.doc = "C x H x W → C*H*W (torch::nn::Flatten)";
-  flat.shape = [](const Node& n) {
-    int64_t size = 1;
-    for (int64_t d : n.in()) size *= d;
-    return Shape{size};
-  };
+  flat.shape = [](const Node& n) { return Shape{checked_mul(n, n.in())}; };
   r.add(std::move(flat));
 
   OpDef drop;
@@ -38,8 +34,10 @@ void register_dense_ops(Registry& r) {
       n.fail("", "expects a flat input, got " + shape_str(n.in()) + "; add op = \"flatten\" before it");
     return Shape{n.i("out")};
   };
-  fc.count_params = [](const Node& n) { return n.in()[0] * n.i("out") + (n.b("bias") ? n.i("out") : 0); };
-  fc.macs = [](const Node& n) { return n.in()[0] * n.i("out"); };
+  fc.count_params = [](const Node& n) {
+    return checked_add(n, {checked_mul(n, {n.in()[0], n.i("out")}), n.b("bias") ? n.i("out") : 0});
+  };
+  fc.macs = [](const Node& n) { return checked_mul(n, {n.in()[0], n.i("out")}); };
   fc.label = [](const Node& n) { return std::to_string(n.in()[0]) + "->" + std::to_string(n.i("out")); };
   r.add(std::move(fc));
 }

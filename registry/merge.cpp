@@ -37,7 +37,7 @@ void register_merge_ops(Registry& r) {
       if (a != b)
         n.fail("dim", "inputs differ outside dim " + std::to_string(dim) + ": " + shape_str(n.in_shapes[0]) +
                           " and " + shape_str(n.in_shapes[k]));
-      out[dim] += n.in_shapes[k][dim];
+      out[dim] = checked_add(n, {out[dim], n.in_shapes[k][dim]});
     }
     return out;
   };

@@ -15,7 +15,8 @@ void register_norm_ops(Registry& r) {
     require_image(n);
     return n.in();
   };
-  op.count_params = [](const Node& n) { return 2 * n.in()[0]; };  // weight and bias; running stats are buffers
+  // weight and bias; the running statistics are buffers
+  op.count_params = [](const Node& n) { return checked_mul(n, {2, n.in()[0]}); };
   r.add(std::move(op));
 }
 

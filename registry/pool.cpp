@@ -16,7 +16,7 @@ OpDef window_pool(std::string name, std::string doc) {
   };
   op.shape = [](const Node& n) {
     require_image(n);
-    if (2 * n.i("padding") > n.i("kernel"))
+    if (n.i("padding") > n.i("kernel") / 2)
       n.fail("padding", "padding " + std::to_string(n.i("padding")) + " must be at most half the kernel (" +
                             std::to_string(n.i("kernel")) + ")");
     auto side = [&](int64_t s) { return window_out(n, s, n.i("kernel"), pool_stride(n), n.i("padding"), 1, "kernel"); };

@@ -84,6 +84,12 @@ void register_resnet_ops(Registry& r) {
     if (widths.items.size() != blocks.size() || blocks.empty())
       n.fail("blocks", "blocks has " + std::to_string(blocks.size()) + " entries but widths has " +
                            std::to_string(widths.items.size()) + "; give one block count per stage");
+    // The expansion is built in memory: blocks = [100000000] must fail, not exhaust it.
+    int64_t total = 0;
+    for (int64_t b : blocks) {
+      if (b > 1000 - total) n.fail("blocks", "more than 1000 blocks in all (ResNet-152 has 50)");
+      total += b;
+    }
     std::vector<Value> l;
     for (size_t s = 0; s < blocks.size(); ++s)
       for (int64_t b = 0; b < blocks[s]; ++b)

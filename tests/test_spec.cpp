@@ -1,6 +1,7 @@
 // The graph language: TOML with locations, extends, vars, --set overrides, printing.
 #include <doctest/doctest.h>
 
+#include "engine/core/graph.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/core/spec.hpp"
 #include "tests/support.hpp"
@@ -132,5 +133,77 @@ TEST_SUITE("spec") {
     Value bad = parse_toml_string("name = \"g\"\n[train]\nepoch = 3\n[[layers]]\nop = \"relu\"\n", "g.toml");
     CHECK_THROWS_WITH_AS(complete_sections(bad), doctest::Contains("g.toml:3:9: [train]: unknown key 'epoch'; did you mean 'epochs'?"),
                          SpecError);
+  }
+
+  // A bad value is reported where it was written; when it came through "$name", the message
+  // then says where it was used.
+  TEST_CASE("errors point at the origin of a value that came through a variable, extends or --set") {
+    test::TempDir dir;
+    auto base = dir.write("base.toml", R"(name = "base"
+[input]
+shape = [3, 16, 16]
+[vars]
+act = "relu"
+widths = [8, 16]
+[[layers]]
+op = "conv2d"
+out = "$widths[0]"
+kernel = 3
+[[layers]]
+op = "$act"
+[[layers]]
+op = "resnet_stages"
+widths = "$widths"
+blocks = [1]
+[[layers]]
+op = "flatten"
+)");
+    auto message = [](const std::filesystem::path& f, std::vector<std::string> sets = {}) -> std::string {
+      try {
+        load_graph(f, sets);
+      } catch (const SpecError& e) {
+        return e.what();
+      }
+      return "no error";
+    };
+    auto starts = [](const std::string& s, const std::string& head) { return s.rfind(head, 0) == 0; };
+    auto ends = [](const std::string& s, const std::string& tail) {
+      return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    CHECK(message(base) == "no error");
+    std::string used_act = " (used at " + base.string() + ":12:6 through $act)";
+
+    // extends: the typo is in the variant, used in its base.
+    auto variant =
+        dir.write("act-typo.toml", "extends = \"base.toml\"\nname = \"act-typo\"\n\n[vars]\nact = \"gleu\"\n");
+    std::string m = message(variant);
+    CHECK(starts(m, variant.string() + ":5:7: unknown op 'gleu'; did you mean 'gelu'? (known ops: "));
+    CHECK(ends(m, used_act));
+
+    // the same file: [vars] line, then the use.
+    auto same = dir.write("same.toml",
+                          "name = \"same\"\n[vars]\nk = 0\n[[layers]]\nop = \"conv2d\"\nout = 4\nkernel = \"$k\"\n");
+    CHECK(message(same) == same.string() + ":3:5: layers[0] (conv2d_0, conv2d).kernel = 0 is too small: it must be at "
+                                           "least 1 (used at " + same.string() + ":7:10 through $k)");
+
+    // --set: the override is the origin.
+    m = message(base, {"vars.act=gleu"});
+    CHECK(starts(m, "--set vars.act=gleu: unknown op 'gleu'; did you mean 'gelu'?"));
+    CHECK(ends(m, used_act));
+
+    // An item of an array variable, by index and inside a composite's expansion.
+    CHECK(message(base, {"vars.widths=[0,16]"}) ==
+          "--set vars.widths=[0,16]: layers[0] (conv2d_0, conv2d).out = 0 is too small: it must be at least 1 "
+          "(used at " + base.string() + ":9:7 through $widths[0])");
+    m = message(base, {"vars.widths=[8,1024]"});
+    CHECK(starts(m, "--set vars.widths=[8,1024]: layers[2] (resnet_stages_2, resnet_stages) > layer2.0 (basic_block) > "
+                    "conv1 (conv2d): 1024 output channels exceed limits.max_channels = 512"));
+    CHECK(ends(m, " (used at " + base.string() + ":15:10 through $widths)"));
+
+    // A value set directly has no use to add, wherever it fails.
+    CHECK(message(base, {"layers.0.kernel=0"}) ==
+          "--set layers.0.kernel=0: layers[0] (conv2d_0, conv2d).kernel = 0 is too small: it must be at least 1");
+    CHECK(starts(message(base, {"layers.0.kernel=40"}), "--set layers.0.kernel=40: layers[0] (conv2d_0, conv2d): "
+                                                         "the input 3x16x16 is too small for kernel 40"));
   }
 }

@@ -41,7 +41,20 @@ std::vector<int64_t> Node::ints(const std::string& key) const { return arg(key).
 
 void Node::fail(const std::string& key, const std::string& message) const {
   const Value* v = key.empty() ? nullptr : args.find(key);
-  throw SpecError(v && v->loc.line > 0 ? v->loc : loc, context + ": " + message);
+  throw SpecError(v && !v->loc.file.empty() ? v->loc : loc, context + ": " + message);
+}
+
+int64_t checked_mul(const Node& n, const std::vector<int64_t>& factors) {
+  int64_t out = 1;
+  for (int64_t x : factors)
+    if (__builtin_mul_overflow(out, x, &out)) n.fail("", "its sizes do not fit in 64-bit integers");
+  return out;
+}
+int64_t checked_add(const Node& n, const std::vector<int64_t>& terms) {
+  int64_t out = 0;
+  for (int64_t x : terms)
+    if (__builtin_add_overflow(out, x, &out)) n.fail("", "its sizes do not fit in 64-bit integers");
+  return out;
 }
 
 const Node* Node::child(const std::string& child_name) const {
@@ -144,7 +157,10 @@ std::vector<Node> build_nodes(const std::vector<Value>& layers, const Shape& inp
       std::vector<Value> sub = def.expand(n);
       for (auto& v : sub) stamp(v, n.loc);
       n.children = build_nodes(sub, n.in(), registry, n.context + " > ");
-      for (const auto& c : n.children) n.params += c.params, n.macs += c.macs;
+      for (const auto& c : n.children) {
+        n.params = checked_add(n, {n.params, c.params});
+        n.macs = checked_add(n, {n.macs, c.macs});
+      }
       if (!def.shape) n.out = n.children.back().out;
     } else {
       if (def.count_params) n.params = def.count_params(n);
@@ -189,7 +205,10 @@ Graph build_graph(const Value& spec, const Registry& registry, bool check_limits
     throw SpecError(layers ? layers->loc : spec.loc, "the graph has no [[layers]]");
   g.nodes = build_nodes(layers->items, g.input, registry, "");
 
-  for (const auto& n : g.nodes) g.params += n.params, g.macs += n.macs;
+  for (const auto& n : g.nodes) {
+    g.params = checked_add(n, {g.params, n.params});
+    g.macs = checked_add(n, {g.macs, n.macs});
+  }
   for_each_leaf(g.nodes, [&](const Node& n, const std::string& path) {
     if ((n.def->kind == OpKind::Conv || n.def->kind == OpKind::Linear) && n.out[0] > g.widest) {
       g.widest = n.out[0];

@@ -46,6 +46,11 @@ struct Node {
   const Node* child(const std::string& name) const;
 };
 
+// Shapes and counts are int64: a product or sum that does not fit (a 2^40-channel conv) fails
+// at the node instead of overflowing.
+int64_t checked_mul(const Node& n, const std::vector<int64_t>& factors);
+int64_t checked_add(const Node& n, const std::vector<int64_t>& terms);
+
 // [limits]; the defaults are these initialisers (engine/core/sections.cpp binds the keys).
 struct Limits {
   int64_t max_params = 5'000'000;

@@ -1,6 +1,7 @@
 #include "engine/core/schema.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 namespace engine {
@@ -80,12 +81,19 @@ void check_min(const Value& v, const KeyDef& k, const std::string& what) {
     throw SpecError(v.loc, what + " = " + v.repr() + " is too small: it must be at least " + fmt_num(*k.min));
 }
 
+// nan passes every comparison and inf any minimum; neither is a rate, a probability or a mean.
+Value finite_float(const Value& v, const std::string& what) {
+  double x = v.as_float(what);
+  if (!std::isfinite(x)) throw SpecError(v.loc, what + " = " + v.repr() + " must be a finite number");
+  return Value::of_float(x, v.loc);
+}
+
 // Type-checks one value in place (ints become floats where floats are declared).
 void check_value(Value& v, const KeyDef& k, const std::string& what) {
   switch (k.type) {
     case Type::Int: v.as_int(what); check_min(v, k, what); break;
     case Type::Float:
-      v = Value::of_float(v.as_float(what), v.loc);
+      v = finite_float(v, what);
       check_min(v, k, what);
       break;
     case Type::Bool: v.as_bool(what); break;
@@ -103,7 +111,7 @@ void check_value(Value& v, const KeyDef& k, const std::string& what) {
       break;
     case Type::FloatList:
       v.as_floats(what);
-      for (auto& item : v.items) item = Value::of_float(item.as_float(what), item.loc);
+      for (auto& item : v.items) item = finite_float(item, what);
       break;
     case Type::StringList: v.as_strings(what); break;
     case Type::Table:
@@ -119,7 +127,8 @@ void apply_schema(Value& table, const std::vector<KeyDef>& keys, const std::stri
   for (const auto& k : keys) known.push_back(k.name);
   for (auto& [name, v] : table.fields) {
     if (std::find(ignore.begin(), ignore.end(), name) != ignore.end()) continue;
-    auto it = std::find_if(keys.begin(), keys.end(), [&](const KeyDef& k) { return k.name == name; });
+    // Captured by name: clang before 16 cannot capture a structured binding.
+    auto it = std::find_if(keys.begin(), keys.end(), [&, &name = name](const KeyDef& k) { return k.name == name; });
     if (it == keys.end()) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;

@@ -1,6 +1,7 @@
 #include "engine/core/spec.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -21,7 +22,9 @@ std::string Loc::str() const {
 }
 
 SpecError::SpecError(const Loc& loc, const std::string& message)
-    : UserError(loc.file.empty() ? message : loc.str() + ": " + message), loc_(loc) {}
+    : UserError((loc.file.empty() ? message : loc.str() + ": " + message) +
+                (loc.use.empty() ? "" : " (used at " + loc.use + ")")),
+      loc_(loc) {}
 
 // ---------------------------------------------------------------------------------------------
 // Value
@@ -215,9 +218,12 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  if (word.size() > 64) return "";  // no name is that long; the table would cost length squared
   const std::string* best = nullptr;
   size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;  // close enough to be a typo
   for (const auto& c : candidates) {
+    size_t gap = c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
+    if (gap >= best_d) continue;  // at least that many edits: skip long candidates cheaply
     size_t d = edit_distance(word, c);
     if (d < best_d) best_d = d, best = &c;
   }
@@ -257,7 +263,88 @@ Value convert(const toml::node& n, const std::string& file) {
   throw SpecError(loc, "dates and times are not used in graph files");
 }
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable when it asks whether certain non-ASCII
+// characters are whitespace (marzer/tomlplusplus#190, #295). It asks about every character
+// outside strings and comments, where TOML allows no non-ASCII anyway, and in a """string"""
+// about the character after a backslash and the first one after a line-ending backslash's
+// blanks. Those are rejected here, before toml++ sees them, and so are keys nested deep
+// enough to overflow its stack.
+void reject_unsafe_toml(std::string_view text, const std::string& name) {
+  enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
+  bool escaped = false, skipping = false, number_dot = false;
+  int line = 1, col = 0, key_dots = 0;
+  auto blank = [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  auto fail = [&](const std::string& what) { throw SpecError(Loc{name, line, col}, "TOML syntax error: " + what); };
+  auto check = [&](unsigned char c, const char* where) {
+    if (c & 0x80) fail(std::string("a non-ASCII character ") + where);
+  };
+  auto digit = [&](size_t j) { return j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])); };
+  // Skips the rest of a closing """ or ''' (up to two more quotes belong to the string).
+  auto close = [&](size_t& i) {
+    size_t n = 3;
+    while (n < 5 && i + n < text.size() && text[i + n] == text[i]) ++n;
+    i += n - 1, col += static_cast<int>(n) - 1;
+    state = Plain;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = text[i];
+    if ((c & 0xC0) != 0x80) ++col;  // a column per character, as toml++ counts
+    if (c == '\n') ++line, col = 0;
+    bool triple = i + 2 < text.size() && text[i + 1] == text[i] && text[i + 2] == text[i];
+    switch (state) {
+      case Plain:
+        check(c, "outside a string or comment");
+        if (c == '.') {
+          // Each dot of a key nests a table, and toml++ recurses once per level: a 30 KB key
+          // overflows the stack. One dot between digits per token belongs to a number.
+          if (i > 0 && digit(i - 1) && digit(i + 1) && !number_dot) number_dot = true;
+          else if (++key_dots > 1000) fail("more than 1000 dots in keys; graphs nest a few levels");
+        } else if (!std::isalnum(c) && c != '_' && c != '-' && c != '+' && c != ':') {
+          number_dot = false;
+        }
+        if (c == '#') {
+          state = Comment;
+        } else if ((c == '"' || c == '\'') && triple) {
+          state = c == '"' ? MultiBasic : MultiLiteral;
+          i += 2, col += 2;
+        } else if (c == '"') {
+          state = Basic;
+        } else if (c == '\'') {
+          state = Literal;
+        }
+        break;
+      case Comment:
+        if (c == '\n') state = Plain;
+        break;
+      case Basic:
+        if (escaped) escaped = false;
+        else if (c == '\\') escaped = true;
+        else if (c == '"' || c == '\n') state = Plain;
+        break;
+      case Literal:
+        if (c == '\'' || c == '\n') state = Plain;
+        break;
+      case MultiLiteral:
+        if (c == '\'' && triple) close(i);
+        break;
+      case MultiBasic:
+        if (escaped) {
+          check(c, "after a backslash");
+          escaped = false;
+          skipping = blank(c);
+        } else if (!(skipping && blank(c))) {
+          if (skipping) check(c, "right after a line-ending backslash (toml++ 3.3 cannot read it)");
+          skipping = false;
+          if (c == '\\') escaped = true;
+          else if (c == '"' && triple) close(i);
+        }
+        break;
+    }
+  }
+}
+
 Value parse_text(std::string_view text, const std::string& name) {
+  reject_unsafe_toml(text, name);
   try {
     toml::table t = toml::parse(text, name);
     Value v = convert(t, name);
@@ -273,7 +360,12 @@ Value parse_text(std::string_view text, const std::string& name) {
 
 Value parse_toml_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw UserError(file.string() + ": cannot open graph file (does it exist?)");
+  std::error_code ec;
+  if (!in || !fs::is_regular_file(file, ec))
+    throw UserError(file.string() + ": cannot open graph file (does it exist?)");
+  // Graph files are kilobytes: a path to something else must not fill the memory.
+  if (auto size = fs::file_size(file, ec); !ec && size > (1u << 20))
+    throw UserError(file.string() + ": over 1 MiB, too large for a graph file");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_text(ss.str(), file.string());
@@ -296,6 +388,19 @@ void merge_into(Value& base, const Value& child) {
   }
 }
 
+namespace {
+void set_loc(Value& v, const Loc& loc) {
+  v.loc = loc;
+  for (auto& item : v.items) set_loc(item, loc);
+  for (auto& [k, f] : v.fields) set_loc(f, loc);
+}
+void set_use(Value& v, const std::string& use) {
+  v.loc.use = use;
+  for (auto& item : v.items) set_use(item, use);
+  for (auto& [k, f] : v.fields) set_use(f, use);
+}
+}  // namespace
+
 void apply_override(Value& root, const std::string& assignment) {
   Loc loc{"--set " + assignment};
   auto eq = assignment.find('=');
@@ -309,7 +414,7 @@ void apply_override(Value& root, const std::string& assignment) {
   } catch (const SpecError&) {
     value = Value::of_string(text);  // unquoted words are strings: --set vars.act=gelu
   }
-  value.loc = loc;
+  set_loc(value, loc);  // the whole value was written on the command line, not at "v = "'s columns
 
   std::vector<std::string> parts;
   std::stringstream ss(path);
@@ -341,16 +446,27 @@ void apply_override(Value& root, const std::string& assignment) {
 }
 
 namespace {
-void substitute(Value& v, const Value& vars, const std::vector<std::pair<std::string, Value>>& builtins) {
+constexpr size_t kMaxSubstituted = 100'000;
+
+size_t count_values(const Value& v) {
+  size_t n = 1;
+  for (const auto& item : v.items) n += count_values(item);
+  for (const auto& [k, f] : v.fields) n += count_values(f);
+  return n;
+}
+
+// `budget` bounds the values all substitutions copy: a large array used many times would
+// otherwise grow a small file into gigabytes.
+void substitute(Value& v, const Value& vars, const std::vector<std::pair<std::string, Value>>& builtins,
+                size_t& budget) {
   if (v.is(Value::Kind::String) && v.s.size() > 1 && v.s[0] == '$') {
     // "$name" or "$name[i]" (an item of an array variable).
     std::string name = v.s.substr(1);
-    long index = -1;
+    std::string digits;  // the index, if any
     if (auto open = name.find('['); open != std::string::npos && name.back() == ']') {
-      std::string digits = name.substr(open + 1, name.size() - open - 2);
+      digits = name.substr(open + 1, name.size() - open - 2);
       if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
         throw SpecError(v.loc, "'" + v.s + "': an index must be a plain number, as in $widths[0]");
-      index = std::stol(digits);
       name = name.substr(0, open);
     }
     const Value* found = nullptr;
@@ -364,35 +480,46 @@ void substitute(Value& v, const Value& vars, const std::vector<std::pair<std::st
                                  " (variables come from [vars]" +
                                  (builtins.empty() ? "" : " and $" + builtins[0].first) + ")");
     }
-    Loc use = v.loc;
-    if (index >= 0) {
-      if (!found->is(Value::Kind::Array) || static_cast<size_t>(index) >= found->items.size())
-        throw SpecError(use, "'" + v.s + "': $" + name + " is " + found->repr() + ", which has no item " +
-                                 std::to_string(index));
-      v = found->items[index];
-    } else {
-      v = *found;
+    const Value* chosen = found;
+    if (!digits.empty()) {
+      size_t index = 0;  // too many digits for size_t is past the end too
+      auto r = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+      if (!found->is(Value::Kind::Array) || r.ec != std::errc() || index >= found->items.size())
+        throw SpecError(v.loc, "'" + v.s + "': $" + name + " is " + found->repr() + ", which has no item " + digits);
+      chosen = &found->items[index];
     }
-    v.loc = use;  // errors about the value should point where it is used
+    size_t copies = count_values(*chosen);
+    if (copies > budget)
+      throw SpecError(v.loc, "'" + v.s + "': variables expand to over " + std::to_string(kMaxSubstituted) +
+                                 " values in all; no graph needs that many");
+    budget -= copies;
+    Loc use = v.loc;
+    std::string ref = v.s;
+    v = *chosen;
+    // Errors about the value point where it was written, then where it is used; a builtin
+    // ($classes) was written nowhere, so it points at the use.
+    if (v.loc.file.empty()) v.loc = use;
+    else set_use(v, use.str() + " through " + ref);
     return;
   }
-  for (auto& item : v.items) substitute(item, vars, builtins);
-  for (auto& [k, f] : v.fields) substitute(f, vars, builtins);
+  for (auto& item : v.items) substitute(item, vars, builtins, budget);
+  for (auto& [k, f] : v.fields) substitute(f, vars, builtins, budget);
 }
 }  // namespace
 
 void substitute_vars(Value& root, const std::vector<std::pair<std::string, Value>>& builtins) {
   Value vars = root.find("vars") ? *root.find("vars") : Value::table();
   if (!vars.is(Value::Kind::Table)) throw SpecError(vars.loc, "[vars] must be a table");
+  size_t budget = kMaxSubstituted;
   for (auto& [k, f] : root.fields)
-    if (k != "vars") substitute(f, vars, builtins);
+    if (k != "vars") substitute(f, vars, builtins, budget);
 }
 
 namespace {
 Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::vector<fs::path>& bases,
                  size_t depth) {
-  fs::path canon = fs::weakly_canonical(file);
   Value v = parse_toml_file(file);
+  fs::path canon = fs::weakly_canonical(file);
   Value* ext = v.find("extends");
   if (depth < bases.size()) {
     if (!ext) ext = &v.set("extends", Value::of_string("", Loc{file.string(), 1, 1}));
@@ -401,8 +528,10 @@ Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::
   if (!ext) return v;
   const std::string& rel = ext->as_string("extends");
   fs::path parent = file.parent_path() / rel;
-  if (!fs::exists(parent))
-    throw SpecError(ext->loc, "extends '" + rel + "': no such file (looked for " + parent.string() + ")");
+  std::error_code ec;  // a name too long or a NUL in it is no file either, not an internal error
+  if (rel.find('\0') != std::string::npos || !fs::is_regular_file(parent, ec))
+    throw SpecError(ext->loc, "extends '" + rel + "': " + (fs::exists(parent, ec) ? "not a file" : "no such file") +
+                                  " (looked for " + parent.string() + ")");
   stack.push_back(canon);
   fs::path parent_canon = fs::weakly_canonical(parent);
   if (std::find(stack.begin(), stack.end(), parent_canon) != stack.end()) {

@@ -17,10 +17,14 @@ struct Loc {
   std::string file;  // a path, or "--set" for command-line overrides
   int line = 0;
   int col = 0;
+  // A value that came through a variable is reported where it was written; this says where
+  // it was used: "graphs/baseline.toml:42:8 through $act".
+  std::string use = {};
   std::string str() const;  // "file:line:col", or just "file" when there is no line
 };
 
-// A user error that points at the spot in a graph file that caused it.
+// A user error that points at the spot in a graph file that caused it, then at the use of
+// a variable that carried it there: "FILE:L:C: MESSAGE (used at FILE:L:C through $act)".
 class SpecError : public UserError {
  public:
   SpecError(const Loc& loc, const std::string& message);
