@@ -240,11 +240,17 @@ Loc loc_of(const toml::node& n, const std::string& fallback_file) {
              static_cast<int>(src.begin.column)};
 }
 
-Value convert(const toml::node& n, const std::string& file) {
+// Graphs nest a few levels; a bound keeps every recursion over the tree shallow and what
+// `engine config` prints (one [a.b.c] header per table) within reject_unsafe_toml's limits.
+constexpr int kMaxDepth = 100;
+
+Value convert(const toml::node& n, const std::string& file, int depth = 0) {
   Loc loc = loc_of(n, file);
+  if (depth > kMaxDepth)
+    throw SpecError(loc, "tables and arrays nest more than " + std::to_string(kMaxDepth) + " levels deep");
   if (auto t = n.as_table()) {
     Value v = Value::table(loc);
-    for (const auto& [k, child] : *t) v.fields.emplace_back(std::string(k.str()), convert(child, file));
+    for (const auto& [k, child] : *t) v.fields.emplace_back(std::string(k.str()), convert(child, file, depth + 1));
     // toml++ keeps keys sorted; the user wrote them in an order worth keeping.
     std::stable_sort(v.fields.begin(), v.fields.end(), [](const auto& a, const auto& b) {
       return std::tie(a.second.loc.line, a.second.loc.col) < std::tie(b.second.loc.line, b.second.loc.col);
@@ -253,7 +259,7 @@ Value convert(const toml::node& n, const std::string& file) {
   }
   if (auto a = n.as_array()) {
     Value v = Value::array(loc);
-    for (const auto& child : *a) v.items.push_back(convert(child, file));
+    for (const auto& child : *a) v.items.push_back(convert(child, file, depth + 1));
     return v;
   }
   if (auto x = n.as_integer()) return Value::of_int(x->get(), loc);
@@ -267,12 +273,12 @@ Value convert(const toml::node& n, const std::string& file) {
 // characters are whitespace (marzer/tomlplusplus#190, #295). It asks about every character
 // outside strings and comments, where TOML allows no non-ASCII anyway, and in a """string"""
 // about the character after a backslash and the first one after a line-ending backslash's
-// blanks. Those are rejected here, before toml++ sees them, and so are keys nested deep
-// enough to overflow its stack.
+// blanks. Those are rejected here, before toml++ sees them, and so are keys with enough dots
+// to overflow its stack (it recurses once per table level).
 void reject_unsafe_toml(std::string_view text, const std::string& name) {
   enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
   bool escaped = false, skipping = false, number_dot = false;
-  int line = 1, col = 0, key_dots = 0;
+  int line = 1, col = 0, key_dots = 0, brackets = 0;  // key dots of one line, or of one multi-line array
   auto blank = [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   auto fail = [&](const std::string& what) { throw SpecError(Loc{name, line, col}, "TOML syntax error: " + what); };
   auto check = [&](unsigned char c, const char* where) {
@@ -289,19 +295,24 @@ void reject_unsafe_toml(std::string_view text, const std::string& name) {
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = text[i];
     if ((c & 0xC0) != 0x80) ++col;  // a column per character, as toml++ counts
-    if (c == '\n') ++line, col = 0;
+    if (c == '\n') {
+      ++line, col = 0;
+      if (brackets == 0) key_dots = 0;
+    }
     bool triple = i + 2 < text.size() && text[i + 1] == text[i] && text[i + 2] == text[i];
     switch (state) {
       case Plain:
         check(c, "outside a string or comment");
         if (c == '.') {
-          // Each dot of a key nests a table, and toml++ recurses once per level: a 30 KB key
-          // overflows the stack. One dot between digits per token belongs to a number.
-          if (i > 0 && digit(i - 1) && digit(i + 1) && !number_dot) number_dot = true;
-          else if (++key_dots > 1000) fail("more than 1000 dots in keys; graphs nest a few levels");
+          // One dot between digits per token is a number's (1.5, 07:32:00.25); the others are
+          // keys', a table level each.
+          if (digit(i - 1) && digit(i + 1) && !number_dot) number_dot = true;
+          else if (++key_dots > 1000) fail("more than 1000 dots in the keys of one line");
         } else if (!std::isalnum(c) && c != '_' && c != '-' && c != '+' && c != ':') {
           number_dot = false;
         }
+        if (c == '[' || c == '{') ++brackets;
+        if ((c == ']' || c == '}') && brackets > 0) --brackets;
         if (c == '#') {
           state = Comment;
         } else if ((c == '"' || c == '\'') && triple) {
