@@ -206,4 +206,18 @@ op = "flatten"
     CHECK(starts(message(base, {"layers.0.kernel=40"}), "--set layers.0.kernel=40: layers[0] (conv2d_0, conv2d): "
                                                          "the input 3x16x16 is too small for kernel 40"));
   }
+
+  TEST_CASE("a resolved graph nests at most 100 levels, whether a file, --set or a variable deepens it") {
+    test::TempDir dir;
+    std::string dots;
+    for (int k = 0; k < 60; ++k) dots += "a.";
+    auto deep = dir.write("deep.toml", "name = \"g\"\n" + dots + dots + "b = 1\n");
+    CHECK_THROWS_WITH_AS(load_spec(deep), doctest::Contains("deep.toml:2:201: tables and arrays nest more than 100"),
+                         SpecError);
+    auto half = dir.write("half.toml", "name = \"g\"\n[vars]\n" + dots + "b = 1\n[train]\n" + dots + "c = \"$a\"\n");
+    CHECK_THROWS_WITH_AS(load_spec(half), doctest::Contains("through $a)"), SpecError);
+    auto ok = dir.write("ok.toml", "name = \"g\"\n" + dots + "b = 1\n");
+    CHECK(load_spec(ok).find("a"));
+    CHECK_THROWS_WITH_AS(load_spec(ok, {"x." + dots + dots + "y=1"}), doctest::Contains("--set x."), SpecError);
+  }
 }

@@ -63,10 +63,10 @@ std::string layer_table(const Graph& g) {
   for (const auto& r : rows) out += line(r);
   out += rule + "\n";
 
-  int64_t input_floats = 1, activations = 0;
+  double input_floats = 1, activations = 0;  // printed in MB; as doubles no shape overflows them
   for (auto d : g.input) input_floats *= d;
   for_each_leaf(g.nodes, [&](const Node& n, const std::string&) {
-    int64_t size = 1;
+    double size = 1;
     for (auto d : n.out) size *= d;
     activations += size;
   });

@@ -240,17 +240,11 @@ Loc loc_of(const toml::node& n, const std::string& fallback_file) {
              static_cast<int>(src.begin.column)};
 }
 
-// Graphs nest a few levels; a bound keeps every recursion over the tree shallow and what
-// `engine config` prints (one [a.b.c] header per table) within reject_unsafe_toml's limits.
-constexpr int kMaxDepth = 100;
-
-Value convert(const toml::node& n, const std::string& file, int depth = 0) {
+Value convert(const toml::node& n, const std::string& file) {
   Loc loc = loc_of(n, file);
-  if (depth > kMaxDepth)
-    throw SpecError(loc, "tables and arrays nest more than " + std::to_string(kMaxDepth) + " levels deep");
   if (auto t = n.as_table()) {
     Value v = Value::table(loc);
-    for (const auto& [k, child] : *t) v.fields.emplace_back(std::string(k.str()), convert(child, file, depth + 1));
+    for (const auto& [k, child] : *t) v.fields.emplace_back(std::string(k.str()), convert(child, file));
     // toml++ keeps keys sorted; the user wrote them in an order worth keeping.
     std::stable_sort(v.fields.begin(), v.fields.end(), [](const auto& a, const auto& b) {
       return std::tie(a.second.loc.line, a.second.loc.col) < std::tie(b.second.loc.line, b.second.loc.col);
@@ -259,7 +253,7 @@ Value convert(const toml::node& n, const std::string& file, int depth = 0) {
   }
   if (auto a = n.as_array()) {
     Value v = Value::array(loc);
-    for (const auto& child : *a) v.items.push_back(convert(child, file, depth + 1));
+    for (const auto& child : *a) v.items.push_back(convert(child, file));
     return v;
   }
   if (auto x = n.as_integer()) return Value::of_int(x->get(), loc);
@@ -557,6 +551,15 @@ Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::
   return base;
 }
 
+// Graphs nest a few levels. Bounding the resolved graph (--set paths and $vars can deepen a
+// file's tree) keeps what `engine config` prints, a [a.b.c] header per table, within
+// reject_unsafe_toml's limits, so it parses again.
+void check_depth(const Value& v, int depth = 0) {
+  if (depth > 100) throw SpecError(v.loc, "tables and arrays nest more than 100 levels deep");
+  for (const auto& item : v.items) check_depth(item, depth + 1);
+  for (const auto& [k, f] : v.fields) check_depth(f, depth + 1);
+}
+
 }  // namespace
 
 Value load_spec(const fs::path& file, const std::vector<std::string>& overrides, const std::vector<fs::path>& bases) {
@@ -570,6 +573,7 @@ Value load_spec(const fs::path& file, const std::vector<std::string>& overrides,
     root.set("name", Value::of_string(file.stem().string(), Loc{file.string(), 1, 1}));
   for (const auto& o : overrides) apply_override(root, o);
   substitute_vars(root, {{"classes", Value::of_int(class_count(root))}});
+  check_depth(root);
   return root;
 }
 

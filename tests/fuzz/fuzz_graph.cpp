@@ -1,4 +1,5 @@
-// libFuzzer target over the graph language: TOML → extends/vars/--set → sections → validator.
+// libFuzzer target over the graph language: TOML → extends/vars/--set → sections → validator
+// → the check line and layer table.
 // The input is up to three files split by lines "#---": the graph (g.toml), then a.toml and
 // b.toml, which it may extend; base.toml, a small valid graph with [vars], is always there.
 // Leading lines "#set KEY=VALUE" are --set overrides (and TOML comments, so lines still count).
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "engine/core/graph.hpp"
+#include "engine/core/info.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/core/spec.hpp"
 
@@ -89,6 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const engine::UserError&) {
     return 0;
   }
+  engine::check_line(loaded.graph);  // what `engine check` and `engine info` print
+  engine::layer_table(loaded.graph);
   // `engine config` prints the resolved graph; that text must resolve to the same graph.
   std::string printed = engine::to_toml(loaded.spec);
   write(dir / "printed.toml", printed);
