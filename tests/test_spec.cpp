@@ -220,4 +220,17 @@ op = "flatten"
     CHECK(load_spec(ok).find("a"));
     CHECK_THROWS_WITH_AS(load_spec(ok, {"x." + dots + dots + "y=1"}), doctest::Contains("--set x."), SpecError);
   }
+
+  TEST_CASE("text that toml++ 3.3 cannot classify reads back unchanged, in strings, keys and messages") {
+    std::string text = "\xc2\xa7 \xc2\xb5 \xce\x9a \xef\xbb\xaf \xee\x80\x80";  // § µ Κ U+FEEF U+E000
+    std::string toml = "t = \"" + text + "\"\n\"" + text + "\" = 1\ns = \"\"\"\\\n" + text + "\"\"\"\n";
+    Value v = parse_toml_string(toml, "u.toml");
+    CHECK(v.find("t")->s == text);
+    CHECK(v.find(text));
+    CHECK(v.find("s")->s == text);
+    CHECK_THROWS_WITH_AS(parse_toml_string("x = 3\xce\x9a\n", "u.toml"),
+                         doctest::Contains("u.toml:1:6: TOML syntax error: Error while parsing decimal integer: "
+                                           "expected digit, saw '\xce\x9a'"),
+                         SpecError);
+  }
 }

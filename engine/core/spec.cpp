@@ -234,6 +234,107 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 // TOML → Value
 
 namespace {
+// Each dot of a key is a table level, and toml++ recurses once per level (a 30 KB key overflows
+// its stack): the keys of one line, or of one multi-line array, may have at most 1000 dots.
+// Dots in strings and comments, and one between digits per token (1.5), do not count.
+void check_key_dots(std::string_view text, const std::string& name) {
+  enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
+  bool escaped = false, number_dot = false;
+  int line = 1, col = 0, dots = 0, brackets = 0;
+  auto digit = [&](size_t j) { return j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])); };
+  // Skips the rest of a closing """ or ''' (up to two more quotes belong to the string).
+  auto close = [&](size_t& i) {
+    size_t n = 3;
+    while (n < 5 && i + n < text.size() && text[i + n] == text[i]) ++n;
+    i += n - 1, col += static_cast<int>(n) - 1;
+    state = Plain;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = text[i];
+    if ((c & 0xC0) != 0x80) ++col;  // a column per character, as toml++ counts
+    if (c == '\n') {
+      ++line, col = 0;
+      if (brackets == 0) dots = 0;
+    }
+    bool triple = i + 2 < text.size() && text[i + 1] == text[i] && text[i + 2] == text[i];
+    switch (state) {
+      case Plain:
+        if (c == '.') {
+          if (digit(i - 1) && digit(i + 1) && !number_dot) number_dot = true;
+          else if (++dots > 1000)
+            throw SpecError(Loc{name, line, col}, "TOML syntax error: more than 1000 dots in the keys of one line");
+        } else if (!std::isalnum(c) && c != '_' && c != '-' && c != '+' && c != ':') {
+          number_dot = false;
+        }
+        if (c == '[' || c == '{') ++brackets;
+        if ((c == ']' || c == '}') && brackets > 0) --brackets;
+        if (c == '#') {
+          state = Comment;
+        } else if (c == '"' || c == '\'') {
+          state = c == '"' ? (triple ? MultiBasic : Basic) : (triple ? MultiLiteral : Literal);
+          if (triple) i += 2, col += 2;
+        }
+        break;
+      case Comment:
+        if (c == '\n') state = Plain;
+        break;
+      case Basic:
+      case MultiBasic:
+        if (escaped) escaped = false;
+        else if (c == '\\') escaped = true;
+        else if (state == Basic && (c == '"' || c == '\n')) state = Plain;
+        else if (state == MultiBasic && c == '"' && triple) close(i);
+        break;
+      case Literal:
+        if (c == '\'' || c == '\n') state = Plain;
+        break;
+      case MultiLiteral:
+        if (c == '\'' && triple) close(i);
+        break;
+    }
+  }
+}
+
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable when it asks whether a character in
+// U+00A1..U+0499 or U+FAF6..U+FEFE is whitespace (marzer/tomlplusplus#190, #295), which it may
+// ask of almost any character outside a string and of some inside. It reads the text with those
+// swapped for Private Use characters, which it answers safely; what it returns (keys, strings,
+// messages) is swapped back. The swap is its own inverse.
+char32_t swap_unsafe(char32_t c) {
+  static constexpr char32_t pairs[][3] = {{0xA1, 0xE000, 0x3F9}, {0xFAF6, 0xE400, 0x409}};  // from, to, count
+  for (const auto& [from, to, count] : pairs) {
+    if (c >= from && c < from + count) return to + (c - from);
+    if (c >= to && c < to + count) return from + (c - to);
+  }
+  return c;
+}
+
+std::string swap_unsafe(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto byte = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };
+    // Well-formed two- and three-byte characters only; anything else is toml++'s to judge.
+    size_t n = byte(0) >= 0xC2 && byte(0) < 0xE0 ? 2 : byte(0) >= 0xE0 && byte(0) < 0xF0 ? 3 : 1;
+    bool ok = n > 1 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (byte(k) & 0xC0) == 0x80;
+    char32_t c = !ok     ? 0
+                 : n == 2 ? (byte(0) & 0x1F) << 6 | (byte(1) & 0x3F)
+                          : (byte(0) & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
+    char32_t d = swap_unsafe(c);
+    if (!ok || (n == 3 && c < 0x800) || d == c) {
+      out += s[i];
+      continue;
+    }
+    auto put = [&](char32_t bits) { out += static_cast<char>(bits); };
+    if (d < 0x800) put(0xC0 | d >> 6);
+    else put(0xE0 | d >> 12), put(0x80 | (d >> 6 & 0x3F));
+    put(0x80 | (d & 0x3F));
+    i += n - 1;
+  }
+  return out;
+}
+
 Loc loc_of(const toml::node& n, const std::string& fallback_file) {
   const auto& src = n.source();
   return Loc{src.path ? *src.path : fallback_file, static_cast<int>(src.begin.line),
@@ -244,7 +345,7 @@ Value convert(const toml::node& n, const std::string& file) {
   Loc loc = loc_of(n, file);
   if (auto t = n.as_table()) {
     Value v = Value::table(loc);
-    for (const auto& [k, child] : *t) v.fields.emplace_back(std::string(k.str()), convert(child, file));
+    for (const auto& [k, child] : *t) v.fields.emplace_back(swap_unsafe(k.str()), convert(child, file));
     // toml++ keeps keys sorted; the user wrote them in an order worth keeping.
     std::stable_sort(v.fields.begin(), v.fields.end(), [](const auto& a, const auto& b) {
       return std::tie(a.second.loc.line, a.second.loc.col) < std::tie(b.second.loc.line, b.second.loc.col);
@@ -259,106 +360,21 @@ Value convert(const toml::node& n, const std::string& file) {
   if (auto x = n.as_integer()) return Value::of_int(x->get(), loc);
   if (auto x = n.as_floating_point()) return Value::of_float(x->get(), loc);
   if (auto x = n.as_boolean()) return Value::of_bool(x->get(), loc);
-  if (auto x = n.as_string()) return Value::of_string(x->get(), loc);
+  if (auto x = n.as_string()) return Value::of_string(swap_unsafe(x->get()), loc);
   throw SpecError(loc, "dates and times are not used in graph files");
 }
 
-// toml++ 3.3 (Debian 12) reaches __builtin_unreachable when it asks whether certain non-ASCII
-// characters are whitespace (marzer/tomlplusplus#190, #295). It asks about every character
-// outside strings and comments, where TOML allows no non-ASCII anyway, and in a """string"""
-// about the character after a backslash and the first one after a line-ending backslash's
-// blanks. Those are rejected here, before toml++ sees them, and so are keys with enough dots
-// to overflow its stack (it recurses once per table level).
-void reject_unsafe_toml(std::string_view text, const std::string& name) {
-  enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
-  bool escaped = false, skipping = false, number_dot = false;
-  int line = 1, col = 0, key_dots = 0, brackets = 0;  // key dots of one line, or of one multi-line array
-  auto blank = [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  auto fail = [&](const std::string& what) { throw SpecError(Loc{name, line, col}, "TOML syntax error: " + what); };
-  auto check = [&](unsigned char c, const char* where) {
-    if (c & 0x80) fail(std::string("a non-ASCII character ") + where);
-  };
-  auto digit = [&](size_t j) { return j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])); };
-  // Skips the rest of a closing """ or ''' (up to two more quotes belong to the string).
-  auto close = [&](size_t& i) {
-    size_t n = 3;
-    while (n < 5 && i + n < text.size() && text[i + n] == text[i]) ++n;
-    i += n - 1, col += static_cast<int>(n) - 1;
-    state = Plain;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = text[i];
-    if ((c & 0xC0) != 0x80) ++col;  // a column per character, as toml++ counts
-    if (c == '\n') {
-      ++line, col = 0;
-      if (brackets == 0) key_dots = 0;
-    }
-    bool triple = i + 2 < text.size() && text[i + 1] == text[i] && text[i + 2] == text[i];
-    switch (state) {
-      case Plain:
-        check(c, "outside a string or comment");
-        if (c == '.') {
-          // One dot between digits per token is a number's (1.5, 07:32:00.25); the others are
-          // keys', a table level each.
-          if (digit(i - 1) && digit(i + 1) && !number_dot) number_dot = true;
-          else if (++key_dots > 1000) fail("more than 1000 dots in the keys of one line");
-        } else if (!std::isalnum(c) && c != '_' && c != '-' && c != '+' && c != ':') {
-          number_dot = false;
-        }
-        if (c == '[' || c == '{') ++brackets;
-        if ((c == ']' || c == '}') && brackets > 0) --brackets;
-        if (c == '#') {
-          state = Comment;
-        } else if ((c == '"' || c == '\'') && triple) {
-          state = c == '"' ? MultiBasic : MultiLiteral;
-          i += 2, col += 2;
-        } else if (c == '"') {
-          state = Basic;
-        } else if (c == '\'') {
-          state = Literal;
-        }
-        break;
-      case Comment:
-        if (c == '\n') state = Plain;
-        break;
-      case Basic:
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (c == '"' || c == '\n') state = Plain;
-        break;
-      case Literal:
-        if (c == '\'' || c == '\n') state = Plain;
-        break;
-      case MultiLiteral:
-        if (c == '\'' && triple) close(i);
-        break;
-      case MultiBasic:
-        if (escaped) {
-          check(c, "after a backslash");
-          escaped = false;
-          skipping = blank(c);
-        } else if (!(skipping && blank(c))) {
-          if (skipping) check(c, "right after a line-ending backslash (toml++ 3.3 cannot read it)");
-          skipping = false;
-          if (c == '\\') escaped = true;
-          else if (c == '"' && triple) close(i);
-        }
-        break;
-    }
-  }
-}
-
 Value parse_text(std::string_view text, const std::string& name) {
-  reject_unsafe_toml(text, name);
+  check_key_dots(text, name);
   try {
-    toml::table t = toml::parse(text, name);
+    toml::table t = toml::parse(swap_unsafe(text), name);
     Value v = convert(t, name);
     v.loc = Loc{name, 1, 1};
     return v;
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw SpecError(Loc{name, static_cast<int>(b.line), static_cast<int>(b.column)},
-                    "TOML syntax error: " + std::string(e.description()));
+                    "TOML syntax error: " + swap_unsafe(e.description()));
   }
 }
 }  // namespace
@@ -553,7 +569,7 @@ Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::
 
 // Graphs nest a few levels. Bounding the resolved graph (--set paths and $vars can deepen a
 // file's tree) keeps what `engine config` prints, a [a.b.c] header per table, within
-// reject_unsafe_toml's limits, so it parses again.
+// check_key_dots's limits, so it parses again.
 void check_depth(const Value& v, int depth = 0) {
   if (depth > 100) throw SpecError(v.loc, "tables and arrays nest more than 100 levels deep");
   for (const auto& item : v.items) check_depth(item, depth + 1);
