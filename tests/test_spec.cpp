@@ -228,6 +228,8 @@ op = "flatten"
     CHECK(v.find("t")->s == text);
     CHECK(v.find(text));
     CHECK(v.find("s")->s == text);
+    Value escaped = parse_toml_string("e = \"\\u00B5\\uE000\\U0000FEEF\"\n", "u.toml");  // escapes too
+    CHECK(escaped.find("e")->s == "\xc2\xb5\xee\x80\x80\xef\xbb\xaf");
     CHECK_THROWS_WITH_AS(parse_toml_string("x = 3\xce\x9a\n", "u.toml"),
                          doctest::Contains("u.toml:1:6: TOML syntax error: Error while parsing decimal integer: "
                                            "expected digit, saw '\xce\x9a'"),

@@ -234,21 +234,63 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 // TOML → Value
 
 namespace {
-// Each dot of a key is a table level, and toml++ recurses once per level (a 30 KB key overflows
-// its stack): the keys of one line, or of one multi-line array, may have at most 1000 dots.
-// Dots in strings and comments, and one between digits per token (1.5), do not count.
-void check_key_dots(std::string_view text, const std::string& name) {
+// toml++ 3.3 (Debian 12) has two faults on untrusted text, which this works around:
+// - It reaches __builtin_unreachable when it asks whether a character in U+00A1..U+0499 or
+//   U+FAF6..U+FEFE is whitespace (marzer/tomlplusplus#190, #295), which it may ask of almost
+//   any character. It reads those characters, written or escaped (\u00B5), swapped with Private
+//   Use ones that it answers safely; what it returns (keys, strings, messages) is swapped back.
+// - It recurses once per table level, so a 30 KB dotted key overflows its stack: the keys of
+//   one line, or of one multi-line array, may have at most 1000 dots. Dots in strings and
+//   comments, and one between digits per token (1.5), do not count.
+char32_t swap_unsafe(char32_t c) {
+  static constexpr char32_t pairs[][3] = {{0xA1, 0xE000, 0x3F9}, {0xFAF6, 0xE400, 0x409}};  // from, to, count
+  for (const auto& [from, to, count] : pairs) {
+    if (c >= from && c < from + count) return to + (c - from);
+    if (c >= to && c < to + count) return from + (c - to);
+  }
+  return c;
+}
+
+// The well-formed two- or three-byte character at s[i] and its length, else {0, 1}.
+std::pair<char32_t, size_t> utf8_at(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };
+  size_t n = byte(0) >= 0xC2 && byte(0) < 0xE0 ? 2 : byte(0) >= 0xE0 && byte(0) < 0xF0 ? 3 : 1;
+  if (n == 1 || i + n > s.size()) return {0, 1};
+  for (size_t k = 1; k < n; ++k)
+    if ((byte(k) & 0xC0) != 0x80) return {0, 1};
+  char32_t c = n == 2 ? (byte(0) & 0x1F) << 6 | (byte(1) & 0x3F)
+                      : (byte(0) & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
+  return n == 3 && c < 0x800 ? std::pair<char32_t, size_t>{0, 1} : std::pair{c, n};  // overlong: toml++ rejects it
+}
+
+void put_utf8(std::string& out, char32_t c) {  // two or three bytes: what swap_unsafe returns
+  if (c < 0x800) {
+    out += static_cast<char>(0xC0 | c >> 6);
+  } else {
+    out += static_cast<char>(0xE0 | c >> 12);
+    out += static_cast<char>(0x80 | (c >> 6 & 0x3F));
+  }
+  out += static_cast<char>(0x80 | (c & 0x3F));
+}
+
+std::string swap_unsafe(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    auto [c, n] = utf8_at(s, i);
+    if (n > 1 && swap_unsafe(c) != c) put_utf8(out, swap_unsafe(c));
+    else out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string prepare_for_toml(std::string_view text, const std::string& name) {
   enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
   bool escaped = false, number_dot = false;
   int line = 1, col = 0, dots = 0, brackets = 0;
+  std::string out;
+  out.reserve(text.size());
   auto digit = [&](size_t j) { return j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])); };
-  // Skips the rest of a closing """ or ''' (up to two more quotes belong to the string).
-  auto close = [&](size_t& i) {
-    size_t n = 3;
-    while (n < 5 && i + n < text.size() && text[i + n] == text[i]) ++n;
-    i += n - 1, col += static_cast<int>(n) - 1;
-    state = Plain;
-  };
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = text[i];
     if ((c & 0xC0) != 0x80) ++col;  // a column per character, as toml++ counts
@@ -256,6 +298,20 @@ void check_key_dots(std::string_view text, const std::string& name) {
       ++line, col = 0;
       if (brackets == 0) dots = 0;
     }
+    if ((state == Basic || state == MultiBasic) && !escaped && c == '\\' && i + 1 < text.size() &&
+        (text[i + 1] == 'u' || text[i + 1] == 'U')) {
+      size_t digits = text[i + 1] == 'u' ? 4 : 8, end = std::min(text.size(), i + 2 + digits);
+      uint32_t code = 0;
+      auto r = std::from_chars(text.data() + i + 2, text.data() + end, code, 16);
+      if (r.ec == std::errc() && r.ptr == text.data() + i + 2 + digits && swap_unsafe(code) != code) {
+        char escape[16];
+        std::snprintf(escape, sizeof escape, digits == 4 ? "\\u%04X" : "\\U%08X", unsigned(swap_unsafe(code)));
+        out += escape;
+        i = end - 1, col += static_cast<int>(digits) + 1;
+        continue;
+      }
+    }
+    size_t quotes = 0;  // more quotes of an opening or closing """ or ''' to copy as they are
     bool triple = i + 2 < text.size() && text[i + 1] == text[i] && text[i + 2] == text[i];
     switch (state) {
       case Plain:
@@ -272,7 +328,7 @@ void check_key_dots(std::string_view text, const std::string& name) {
           state = Comment;
         } else if (c == '"' || c == '\'') {
           state = c == '"' ? (triple ? MultiBasic : Basic) : (triple ? MultiLiteral : Literal);
-          if (triple) i += 2, col += 2;
+          quotes = triple ? 2 : 0;
         }
         break;
       case Comment:
@@ -283,54 +339,22 @@ void check_key_dots(std::string_view text, const std::string& name) {
         if (escaped) escaped = false;
         else if (c == '\\') escaped = true;
         else if (state == Basic && (c == '"' || c == '\n')) state = Plain;
-        else if (state == MultiBasic && c == '"' && triple) close(i);
+        else if (state == MultiBasic && c == '"' && triple) state = Plain, quotes = 2;
         break;
       case Literal:
         if (c == '\'' || c == '\n') state = Plain;
         break;
       case MultiLiteral:
-        if (c == '\'' && triple) close(i);
+        if (c == '\'' && triple) state = Plain, quotes = 2;
         break;
     }
-  }
-}
-
-// toml++ 3.3 (Debian 12) reaches __builtin_unreachable when it asks whether a character in
-// U+00A1..U+0499 or U+FAF6..U+FEFE is whitespace (marzer/tomlplusplus#190, #295), which it may
-// ask of almost any character outside a string and of some inside. It reads the text with those
-// swapped for Private Use characters, which it answers safely; what it returns (keys, strings,
-// messages) is swapped back. The swap is its own inverse.
-char32_t swap_unsafe(char32_t c) {
-  static constexpr char32_t pairs[][3] = {{0xA1, 0xE000, 0x3F9}, {0xFAF6, 0xE400, 0x409}};  // from, to, count
-  for (const auto& [from, to, count] : pairs) {
-    if (c >= from && c < from + count) return to + (c - from);
-    if (c >= to && c < to + count) return from + (c - to);
-  }
-  return c;
-}
-
-std::string swap_unsafe(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto byte = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };
-    // Well-formed two- and three-byte characters only; anything else is toml++'s to judge.
-    size_t n = byte(0) >= 0xC2 && byte(0) < 0xE0 ? 2 : byte(0) >= 0xE0 && byte(0) < 0xF0 ? 3 : 1;
-    bool ok = n > 1 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) ok = (byte(k) & 0xC0) == 0x80;
-    char32_t c = !ok     ? 0
-                 : n == 2 ? (byte(0) & 0x1F) << 6 | (byte(1) & 0x3F)
-                          : (byte(0) & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
-    char32_t d = swap_unsafe(c);
-    if (!ok || (n == 3 && c < 0x800) || d == c) {
-      out += s[i];
-      continue;
-    }
-    auto put = [&](char32_t bits) { out += static_cast<char>(bits); };
-    if (d < 0x800) put(0xC0 | d >> 6);
-    else put(0xE0 | d >> 12), put(0x80 | (d >> 6 & 0x3F));
-    put(0x80 | (d & 0x3F));
-    i += n - 1;
+    // A closing """ or ''' may follow up to two quotes that belong to the string.
+    if (quotes && state == Plain)
+      while (quotes < 4 && i + quotes + 1 < text.size() && text[i + quotes + 1] == text[i]) ++quotes;
+    auto [code, n] = utf8_at(text, i);
+    if (n > 1 && swap_unsafe(code) != code) put_utf8(out, swap_unsafe(code));
+    else out.append(text.substr(i, n + quotes));
+    i += n - 1 + quotes, col += static_cast<int>(quotes);
   }
   return out;
 }
@@ -365,9 +389,9 @@ Value convert(const toml::node& n, const std::string& file) {
 }
 
 Value parse_text(std::string_view text, const std::string& name) {
-  check_key_dots(text, name);
+  std::string prepared = prepare_for_toml(text, name);
   try {
-    toml::table t = toml::parse(swap_unsafe(text), name);
+    toml::table t = toml::parse(std::string_view(prepared), name);
     Value v = convert(t, name);
     v.loc = Loc{name, 1, 1};
     return v;
@@ -569,7 +593,7 @@ Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::
 
 // Graphs nest a few levels. Bounding the resolved graph (--set paths and $vars can deepen a
 // file's tree) keeps what `engine config` prints, a [a.b.c] header per table, within
-// check_key_dots's limits, so it parses again.
+// prepare_for_toml's limits, so it parses again.
 void check_depth(const Value& v, int depth = 0) {
   if (depth > 100) throw SpecError(v.loc, "tables and arrays nest more than 100 levels deep");
   for (const auto& item : v.items) check_depth(item, depth + 1);
