@@ -183,8 +183,10 @@ op = "flatten"
     // the same file: [vars] line, then the use.
     auto same = dir.write("same.toml",
                           "name = \"same\"\n[vars]\nk = 0\n[[layers]]\nop = \"conv2d\"\nout = 4\nkernel = \"$k\"\n");
-    CHECK(message(same) == same.string() + ":3:5: layers[0] (conv2d_0, conv2d).kernel = 0 is too small: it must be at "
-                                           "least 1 (used at " + same.string() + ":7:10 through $k)");
+    CHECK(message(same) == same.string() +
+                               ":3:5: layers[0] (conv2d_0, conv2d).kernel = 0 is too small: it must be at "
+                               "least 1 (used at " +
+                               same.string() + ":7:10 through $k)");
 
     // --set: the override is the origin.
     m = message(base, {"vars.act=gleu"});
@@ -194,17 +196,20 @@ op = "flatten"
     // An item of an array variable, by index and inside a composite's expansion.
     CHECK(message(base, {"vars.widths=[0,16]"}) ==
           "--set vars.widths=[0,16]: layers[0] (conv2d_0, conv2d).out = 0 is too small: it must be at least 1 "
-          "(used at " + base.string() + ":9:7 through $widths[0])");
+          "(used at " +
+              base.string() + ":9:7 through $widths[0])");
     m = message(base, {"vars.widths=[8,1024]"});
-    CHECK(starts(m, "--set vars.widths=[8,1024]: layers[2] (resnet_stages_2, resnet_stages) > layer2.0 (basic_block) > "
-                    "conv1 (conv2d): 1024 output channels exceed limits.max_channels = 512"));
+    CHECK(starts(m,
+                 "--set vars.widths=[8,1024]: layers[2] (resnet_stages_2, resnet_stages) > layer2.0 (basic_block) > "
+                 "conv1 (conv2d): 1024 output channels exceed limits.max_channels = 512"));
     CHECK(ends(m, " (used at " + base.string() + ":15:10 through $widths)"));
 
     // A value set directly has no use to add, wherever it fails.
     CHECK(message(base, {"layers.0.kernel=0"}) ==
           "--set layers.0.kernel=0: layers[0] (conv2d_0, conv2d).kernel = 0 is too small: it must be at least 1");
-    CHECK(starts(message(base, {"layers.0.kernel=40"}), "--set layers.0.kernel=40: layers[0] (conv2d_0, conv2d): "
-                                                         "the input 3x16x16 is too small for kernel 40"));
+    CHECK(starts(message(base, {"layers.0.kernel=40"}),
+                 "--set layers.0.kernel=40: layers[0] (conv2d_0, conv2d): "
+                 "the input 3x16x16 is too small for kernel 40"));
   }
 
   TEST_CASE("a resolved graph nests at most 100 levels, whether a file, --set or a variable deepens it") {

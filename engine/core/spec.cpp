@@ -277,8 +277,10 @@ std::string swap_unsafe(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
     auto [c, n] = utf8_at(s, i);
-    if (n > 1 && swap_unsafe(c) != c) put_utf8(out, swap_unsafe(c));
-    else out.append(s.substr(i, n));
+    if (n > 1 && swap_unsafe(c) != c)
+      put_utf8(out, swap_unsafe(c));
+    else
+      out.append(s.substr(i, n));
     i += n;
   }
   return out;
@@ -316,7 +318,8 @@ std::string prepare_for_toml(std::string_view text, const std::string& name) {
     switch (state) {
       case Plain:
         if (c == '.') {
-          if (digit(i - 1) && digit(i + 1) && !number_dot) number_dot = true;
+          if (digit(i - 1) && digit(i + 1) && !number_dot)
+            number_dot = true;
           else if (++dots > 1000)
             throw SpecError(Loc{name, line, col}, "TOML syntax error: more than 1000 dots in the keys of one line");
         } else if (!std::isalnum(c) && c != '_' && c != '-' && c != '+' && c != ':') {
@@ -336,10 +339,14 @@ std::string prepare_for_toml(std::string_view text, const std::string& name) {
         break;
       case Basic:
       case MultiBasic:
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (state == Basic && (c == '"' || c == '\n')) state = Plain;
-        else if (state == MultiBasic && c == '"' && triple) state = Plain, quotes = 2;
+        if (escaped)
+          escaped = false;
+        else if (c == '\\')
+          escaped = true;
+        else if (state == Basic && (c == '"' || c == '\n'))
+          state = Plain;
+        else if (state == MultiBasic && c == '"' && triple)
+          state = Plain, quotes = 2;
         break;
       case Literal:
         if (c == '\'' || c == '\n') state = Plain;
@@ -352,8 +359,10 @@ std::string prepare_for_toml(std::string_view text, const std::string& name) {
     if (quotes && state == Plain)
       while (quotes < 4 && i + quotes + 1 < text.size() && text[i + quotes + 1] == text[i]) ++quotes;
     auto [code, n] = utf8_at(text, i);
-    if (n > 1 && swap_unsafe(code) != code) put_utf8(out, swap_unsafe(code));
-    else out.append(text.substr(i, n + quotes));
+    if (n > 1 && swap_unsafe(code) != code)
+      put_utf8(out, swap_unsafe(code));
+    else
+      out.append(text.substr(i, n + quotes));
     i += n - 1 + quotes, col += static_cast<int>(quotes);
   }
   return out;
@@ -543,8 +552,10 @@ void substitute(Value& v, const Value& vars, const std::vector<std::pair<std::st
     v = *chosen;
     // Errors about the value point where it was written, then where it is used; a builtin
     // ($classes) was written nowhere, so it points at the use.
-    if (v.loc.file.empty()) v.loc = use;
-    else set_use(v, use.str() + " through " + ref);
+    if (v.loc.file.empty())
+      v.loc = use;
+    else
+      set_use(v, use.str() + " through " + ref);
     return;
   }
   for (auto& item : v.items) substitute(item, vars, builtins, budget);
@@ -561,8 +572,7 @@ void substitute_vars(Value& root, const std::vector<std::pair<std::string, Value
 }
 
 namespace {
-Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::vector<fs::path>& bases,
-                 size_t depth) {
+Value load_chain(const fs::path& file, std::vector<fs::path>& stack, const std::vector<fs::path>& bases, size_t depth) {
   Value v = parse_toml_file(file);
   fs::path canon = fs::weakly_canonical(file);
   Value* ext = v.find("extends");
