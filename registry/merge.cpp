@@ -35,8 +35,8 @@ void register_merge_ops(Registry& r) {
       if (a.size() != b.size()) n.fail("", "inputs have different ranks: " + shape_str(a) + " and " + shape_str(b));
       a[dim] = b[dim] = 0;
       if (a != b)
-        n.fail("dim", "inputs differ outside dim " + std::to_string(dim) + ": " + shape_str(n.in_shapes[0]) +
-                          " and " + shape_str(n.in_shapes[k]));
+        n.fail("dim", "inputs differ outside dim " + std::to_string(dim) + ": " + shape_str(n.in_shapes[0]) + " and " +
+                          shape_str(n.in_shapes[k]));
       out[dim] = checked_add(n, {out[dim], n.in_shapes[k][dim]});
     }
     return out;

@@ -15,8 +15,8 @@ void register_resnet_ops(Registry& r);      // basic_block, resnet_stages (after
 // Shared shape rules.
 void require_image(const Node& n);  // the input is C x H x W
 // Output size of a sliding window; fails at `key` when the window does not fit.
-int64_t window_out(const Node& n, int64_t size, int64_t kernel, int64_t stride, int64_t padding,
-                   int64_t dilation, const char* key);
+int64_t window_out(const Node& n, int64_t size, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation,
+                   const char* key);
 // Pooling stride; 0 means the kernel size, PyTorch's default.
 int64_t pool_stride(const Node& n);
 

@@ -27,8 +27,9 @@ void register_resnet_ops(Registry& r) {
   OpDef block;
   block.name = "basic_block";
   block.kind = OpKind::Block;
-  block.doc = "ResNet basic block: conv3x3(stride)-BN-act-conv3x3-BN + skip, then act; the skip is a 1x1 "
-              "conv(stride)+BN when width or stride changes, else identity";
+  block.doc =
+      "ResNet basic block: conv3x3(stride)-BN-act-conv3x3-BN + skip, then act; the skip is a 1x1 "
+      "conv(stride)+BN when width or stride changes, else identity";
   block.params = {
       key_int("out", std::nullopt, "output channels", 1),
       key_int("stride", 1, "stride of the first conv and of the skip", 1),
@@ -39,18 +40,32 @@ void register_resnet_ops(Registry& r) {
     int64_t stride = n.i("stride");
     Value act = str(n.s("act"));
     std::vector<Value> l{
-        layer({{"op", str("conv2d")}, {"name", str("conv1")}, {"out", out}, {"kernel", num(3)},
-               {"stride", num(stride)}, {"padding", num(1)}, {"bias", Value::of_bool(false)}}),
+        layer({{"op", str("conv2d")},
+               {"name", str("conv1")},
+               {"out", out},
+               {"kernel", num(3)},
+               {"stride", num(stride)},
+               {"padding", num(1)},
+               {"bias", Value::of_bool(false)}}),
         layer({{"op", str("batchnorm2d")}, {"name", str("bn1")}}),
         layer({{"op", act}, {"name", str("act1")}}),
-        layer({{"op", str("conv2d")}, {"name", str("conv2")}, {"out", out}, {"kernel", num(3)},
-               {"padding", num(1)}, {"bias", Value::of_bool(false)}}),
+        layer({{"op", str("conv2d")},
+               {"name", str("conv2")},
+               {"out", out},
+               {"kernel", num(3)},
+               {"padding", num(1)},
+               {"bias", Value::of_bool(false)}}),
         layer({{"op", str("batchnorm2d")}, {"name", str("bn2")}}),
     };
     std::string skip = "input";
     if (stride != 1 || n.in()[0] != out.i) {
-      l.push_back(layer({{"op", str("conv2d")}, {"name", str("downsample.0")}, {"from", str("input")},
-                         {"out", out}, {"kernel", num(1)}, {"stride", num(stride)}, {"bias", Value::of_bool(false)}}));
+      l.push_back(layer({{"op", str("conv2d")},
+                         {"name", str("downsample.0")},
+                         {"from", str("input")},
+                         {"out", out},
+                         {"kernel", num(1)},
+                         {"stride", num(stride)},
+                         {"bias", Value::of_bool(false)}}));
       l.push_back(layer({{"op", str("batchnorm2d")}, {"name", str("downsample.1")}}));
       skip = "downsample.1";
     }
@@ -70,8 +85,9 @@ void register_resnet_ops(Registry& r) {
   OpDef stages;
   stages.name = "resnet_stages";
   stages.kind = OpKind::Stages;
-  stages.doc = "ResNet body: stage i is blocks[i] basic blocks of widths[i] channels, stride 2 in the first "
-               "block of every stage but the first; stages are named layer1..layerN";
+  stages.doc =
+      "ResNet body: stage i is blocks[i] basic blocks of widths[i] channels, stride 2 in the first "
+      "block of every stage but the first; stages are named layer1..layerN";
   stages.params = {
       key_ints("widths", std::nullopt, "channels of each stage", 1),
       key_ints("blocks", std::nullopt, "blocks per stage: one count per width, or [n] for n in every stage", 1),

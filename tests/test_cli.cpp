@@ -87,7 +87,8 @@ TEST_SUITE("cli") {
 
   TEST_CASE("engine ops and engine info list what the registry and the graph hold") {
     auto ops = test::run_cli({"ops"});
-    for (const char* op : {"conv2d", "resnet_stages", "leaky_relu", "negative_slope"}) CHECK(ops.out.find(op) != std::string::npos);
+    for (const char* op : {"conv2d", "resnet_stages", "leaky_relu", "negative_slope"})
+      CHECK(ops.out.find(op) != std::string::npos);
     auto info = test::run_cli({"info", (test::source_dir() / "graphs/baseline.toml").string()});
     CHECK(info.code == 0);
     CHECK(info.out.find("Total params: 2,785,354") != std::string::npos);

@@ -2,9 +2,9 @@
 // writers, and the figures (files exist and decode at the expected sizes).
 #include <doctest/doctest.h>
 
-#include "tests/support.hpp"
-#include <opencv2/imgcodecs.hpp>
 #include <toml++/toml.h>
+#include <opencv2/imgcodecs.hpp>
+#include "tests/support.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -36,8 +36,7 @@ TEST_SUITE("eval") {
 
   TEST_CASE("metrics with a class never predicted (1) and a class never present (3)") {
     // true 0 -> pred 0,0,2 | true 1 -> 0,2 | true 2 -> 2,2,2,0 | class 3: no examples, no predictions
-    const auto m = compute_metrics(
-        confusion_matrix({0, 0, 0, 1, 1, 2, 2, 2, 2}, {0, 0, 2, 0, 2, 2, 2, 2, 0}, 4));
+    const auto m = compute_metrics(confusion_matrix({0, 0, 0, 1, 1, 2, 2, 2, 2}, {0, 0, 2, 0, 2, 2, 2, 2, 0}, 4));
     CHECK(m.total == 9);
     CHECK(m.accuracy == doctest::Approx(5.0 / 9));
     CHECK(m.classes[0].precision == doctest::Approx(0.5));
@@ -94,9 +93,9 @@ TEST_SUITE("eval") {
     test::TempDir tmp("eval-writers");
     const auto matrix = confusion_matrix({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 3);
     const auto m = compute_metrics(matrix);
-    const std::vector<ClassLabel> labels = {
-        {"n01443537", "goldfish, Carassius auratus"}, {"n01629819", "European \"fire\" salamander"},
-        {"n01641577", "bullfrog"}};
+    const std::vector<ClassLabel> labels = {{"n01443537", "goldfish, Carassius auratus"},
+                                            {"n01629819", "European \"fire\" salamander"},
+                                            {"n01641577", "bullfrog"}};
     engine::RunDir(tmp.path()).write_test_metrics(m, labels);
 
     const toml::table t = toml::parse_file((tmp.path() / "test" / "metrics.toml").string());
@@ -120,7 +119,8 @@ TEST_SUITE("eval") {
 
     engine::RunDir(tmp.path()).write_confusion(matrix, {labels[0].name, labels[1].name, labels[2].name});
     const std::string csv = test::read_file(tmp.path() / "test" / "confusion.csv");
-    CHECK(csv.rfind("true\\predicted,\"goldfish, Carassius auratus\",\"European \"\"fire\"\" salamander\",bullfrog\n", 0) == 0);
+    CHECK(csv.rfind("true\\predicted,\"goldfish, Carassius auratus\",\"European \"\"fire\"\" salamander\",bullfrog\n",
+                    0) == 0);
     CHECK(csv.find("\nbullfrog,1,0,0\n") != std::string::npos);
     const auto read = engine::RunDir(tmp.path()).read_confusion();
     CHECK(read.matrix == matrix);
@@ -177,9 +177,11 @@ TEST_SUITE("eval") {
 
   TEST_CASE("confusion and samples figures decode at their documented sizes") {
     test::TempDir tmp("eval-figures");
-    const std::vector<std::string> names = {"goldfish",  "European fire salamander", "bullfrog", "tailed frog",
-                                            "American alligator", "boa constrictor", "trilobite", "scorpion",
-                                            "black widow", "tarantula"};
+    const std::vector<std::string> names = {"goldfish",           "European fire salamander",
+                                            "bullfrog",           "tailed frog",
+                                            "American alligator", "boa constrictor",
+                                            "trilobite",          "scorpion",
+                                            "black widow",        "tarantula"};
     std::vector<std::int64_t> truth, pred;
     std::mt19937 rng(7);
     for (int c = 0; c < 10; ++c)
@@ -227,10 +229,10 @@ TEST_SUITE("eval") {
     using engine::eval::Discordant;
     using engine::eval::mcnemar_exact;
     CHECK(mcnemar_exact(Discordant{0, 0}) == 1.0);
-    CHECK(mcnemar_exact(Discordant{5, 0}) == doctest::Approx(2.0 / 32));   // 0.0625: not significant
-    CHECK(mcnemar_exact(Discordant{0, 6}) == doctest::Approx(2.0 / 64));   // 0.03125: significant
+    CHECK(mcnemar_exact(Discordant{5, 0}) == doctest::Approx(2.0 / 32));          // 0.0625: not significant
+    CHECK(mcnemar_exact(Discordant{0, 6}) == doctest::Approx(2.0 / 64));          // 0.03125: significant
     CHECK(mcnemar_exact(Discordant{10, 2}) == doctest::Approx(2.0 * 79 / 4096));  // (1 + 12 + 66) / 2^12
-    CHECK(mcnemar_exact(Discordant{3, 3}) == 1.0);                         // capped at 1
+    CHECK(mcnemar_exact(Discordant{3, 3}) == 1.0);                                // capped at 1
     // Large counts stay finite: 260 vs 240 of 500 is well inside chance.
     double p = mcnemar_exact(Discordant{260, 240});
     CHECK(p > 0.3);

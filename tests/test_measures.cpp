@@ -81,8 +81,12 @@ TEST_SUITE("runner") {
 
     Fixture f;
     // fp32 and contiguous, so that the forward pass below computes exactly what the runner does.
-    std::vector<std::string> sets{"train.epochs=3", "train.lr=0.001", "train.train_probe=20", "train.precision=\"fp32\"",
-                                  "train.memory_format=\"contiguous\"", "data.augment.flip=true"};
+    std::vector<std::string> sets{"train.epochs=3",
+                                  "train.lr=0.001",
+                                  "train.train_probe=20",
+                                  "train.precision=\"fp32\"",
+                                  "train.memory_format=\"contiguous\"",
+                                  "data.augment.flip=true"};
     auto with_seed = [&](int seed) {
       auto s = sets;
       s.push_back("train.seed=" + std::to_string(seed));
@@ -134,8 +138,9 @@ TEST_SUITE("runner") {
     CHECK_FALSE(r.train_eval_acc_at_best.has_value());
 
     test::TempDir old;
-    old.write("metrics.csv", "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,img_per_s\n"
-                             "1,1.5,0.4,1.4,0.5,0.001,10.0,400.0\n");
+    old.write("metrics.csv",
+              "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,img_per_s\n"
+              "1,1.5,0.4,1.4,0.5,0.001,10.0,400.0\n");
     auto rows = RunDir(old.path()).read_metrics();
     REQUIRE(rows.size() == 1);
     CHECK(rows[0].val_acc == 0.5);
@@ -196,7 +201,7 @@ TEST_SUITE("runner") {
 
   TEST_CASE("EMA with label smoothing and erasing: stopped after epoch 1 and resumed equals an uninterrupted run") {
     Fixture f;
-    std::vector<std::string> sets{"train.epochs=3",          "train.ema=0.9",          "train.label_smoothing=0.1",
+    std::vector<std::string> sets{"train.epochs=3",           "train.ema=0.9",          "train.label_smoothing=0.1",
                                   "data.augment.erasing=0.5", "data.augment.flip=true", "train.train_probe=30",
                                   "train.lr=0.0003"};
     RunOutcome whole = run_graph(f.graph, f.options("whole", sets));
@@ -240,7 +245,8 @@ TEST_SUITE("runner") {
     Fixture f;
     run_graph(f.graph, f.options("run", {"train.epochs=2"}));
     std::string out = (f.dir / "run").string();
-    auto plain = test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2"});
+    auto plain =
+        test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2"});
     INFO(plain.err);
     REQUIRE(plain.code == 0);
     CHECK(plain.out.find("without flip TTA") != std::string::npos);
@@ -249,8 +255,8 @@ TEST_SUITE("runner") {
     CHECK_FALSE(m.tta->used);
     CHECK(m.metrics.accuracy == m.tta->without_tta);
 
-    auto tta = test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set",
-                              "train.epochs=2", "--tta"});
+    auto tta = test::run_cli(
+        {"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2", "--tta"});
     REQUIRE(tta.code == 0);
     CHECK(tta.out.find("reported: with)") != std::string::npos);
     TestMetrics t = RunDir(out).read_test_metrics();
@@ -283,7 +289,8 @@ TEST_SUITE("runner") {
     CHECK(e.accuracy == r.plain_accuracy);
 
     // Any images: the TTA prediction is the argmax of the mean of both logits.
-    data::Split any{torch::randint(0, 256, {12, 3, 32, 32}, torch::kUInt8), torch::randint(0, 3, {12}, torch::kLong), {}};
+    data::Split any{
+        torch::randint(0, 256, {12, 3, 32, 32}, torch::kUInt8), torch::randint(0, 3, {12}, torch::kLong), {}};
     data::BatchLoader loader2(any, lo);
     FlipEvalResult q = evaluate_with_flip(model, loader2, hw);
     model->eval();

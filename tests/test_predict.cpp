@@ -12,7 +12,6 @@
 #include "engine/core/pytorch_source.hpp"
 #include "engine/core/registry.hpp"
 #include "engine/core/run_dir.hpp"
-#include "engine/core/run_dir.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/nn/dataset/tiny_imagenet.hpp"
 #include "engine/nn/model.hpp"
@@ -90,7 +89,9 @@ cv::Mat noise_image(int height, int width, int type, int seed) {
   return m;
 }
 
-bool python_has(const std::string& module) { return run_python(export_python(), {"-c", "import " + module}).status == 0; }
+bool python_has(const std::string& module) {
+  return run_python(export_python(), {"-c", "import " + module}).status == 0;
+}
 
 // Random batchnorm statistics and affine terms, so that the export check covers every buffer.
 void randomise_norms(torch::nn::Module& m) {
@@ -255,7 +256,8 @@ out = "$classes"
 }  // namespace
 
 TEST_SUITE("use") {
-  TEST_CASE("predict: files, a directory, grey and odd-sized images; an unreadable file is reported, the rest predicted") {
+  TEST_CASE(
+      "predict: files, a directory, grey and odd-sized images; an unreadable file is reported, the rest predicted") {
     auto& f = trained();
     test::TempDir dir{"engine-predict"};
     cv::Mat colour = noise_image(32, 32, CV_8UC3, 1);
@@ -311,8 +313,8 @@ TEST_SUITE("use") {
     CHECK(std::regex_search(text.out, std::regex("grey\\.png\\n( +[0-9.]+%  n0000100[0-2]  class[0-2]\\n){3}$")));
 
     // The graph file works as well as its run directory.
-    auto via_graph = test::run_cli({"predict", f.graph.string(), "--out", f.run.string(), (dir / "grey.png").string(),
-                                    "--top", "3"});
+    auto via_graph = test::run_cli(
+        {"predict", f.graph.string(), "--out", f.run.string(), (dir / "grey.png").string(), "--top", "3"});
     CHECK(via_graph.out == text.out);
   }
 
@@ -331,7 +333,8 @@ TEST_SUITE("use") {
     CHECK(same_top(m["grey.png"], m["same-as-grey.png"]));
   }
 
-  TEST_CASE("predict on the test split agrees with engine test; an older run without data.toml gets the same mean/std") {
+  TEST_CASE(
+      "predict on the test split agrees with engine test; an older run without data.toml gets the same mean/std") {
     auto& f = trained();
     auto tested = test::run_cli({"test", f.graph.string(), "--out", f.run.string(), "--data", f.data.string()});
     REQUIRE(tested.code == 0);
@@ -352,8 +355,8 @@ TEST_SUITE("use") {
     std::optional<RunData> stored = read_run_data(f.run);
     REQUIRE(stored);
     LoadedGraph lg = load_graph(f.graph);
-    data::TinyImageNet loaded = data::load_tiny_imagenet(data_config(lg.spec, f.data.string(), lg.graph.input, ""),
-                                                         data::TestSplit::Skip);
+    data::TinyImageNet loaded =
+        data::load_tiny_imagenet(data_config(lg.spec, f.data.string(), lg.graph.input, ""), data::TestSplit::Skip);
     CHECK(stored->mean == loaded.mean);
     CHECK(stored->std == loaded.std);
     CHECK(stored->wnids == loaded.wnids);
@@ -382,8 +385,10 @@ TEST_SUITE("use") {
     cv::flip(image, mirror, 1);
     cv::imwrite((dir / "a.png").string(), image);
     cv::imwrite((dir / "b.png").string(), mirror);
-    auto plain = by_file(parse_json_lines(test::run_cli({"predict", f.run.string(), dir.path().string(), "--json"}).out));
-    auto tta = by_file(parse_json_lines(test::run_cli({"predict", f.run.string(), dir.path().string(), "--json", "--tta"}).out));
+    auto plain =
+        by_file(parse_json_lines(test::run_cli({"predict", f.run.string(), dir.path().string(), "--json"}).out));
+    auto tta = by_file(
+        parse_json_lines(test::run_cli({"predict", f.run.string(), dir.path().string(), "--json", "--tta"}).out));
     REQUIRE(tta["a.png"].top.size() == 3);
     CHECK_FALSE(same_top(plain["a.png"], plain["b.png"]));
     CHECK(same_top(tta["a.png"], tta["b.png"]));
@@ -438,8 +443,8 @@ TEST_SUITE("use") {
     std::string baseline_py = test::read_file(dir / "baseline" / "export" / "model.py");
     CHECK(baseline_py.find("x = self.layer2(x)") != std::string::npos);
     CHECK(baseline_py.find("self.downsample = nn.Sequential(") != std::string::npos);
-    CHECK(test::read_file(dir / "residual" / "export" / "classes.json").find("{\"wnid\": \"n1000\", \"name\": \"class 0\"}") !=
-          std::string::npos);
+    CHECK(test::read_file(dir / "residual" / "export" / "classes.json")
+              .find("{\"wnid\": \"n1000\", \"name\": \"class 0\"}") != std::string::npos);
 
     if (!python_has("torch")) {
       MESSAGE("skipped the Python half: " << export_python() << " has no torch (apt-get install python3-torch)");
@@ -483,7 +488,8 @@ TEST_SUITE("use") {
       o.sets = std::move(sets);
       return o;
     };
-    std::vector<std::string> sets{"data.augment.flip=true", "train.scheduler=step", "train.step_size=2", "train.gamma=0.5"};
+    std::vector<std::string> sets{"data.augment.flip=true", "train.scheduler=step", "train.step_size=2",
+                                  "train.gamma=0.5"};
     auto with_epochs = [&](int epochs) {
       auto s = sets;
       s.push_back("train.epochs=" + std::to_string(epochs));
@@ -536,7 +542,7 @@ TEST_SUITE("use") {
     } catch (const UserError& e) {
       std::string m = e.what();
       CHECK(m.find("cannot be extended from train.epochs = 1 to 2: its scheduler 'cosine' spreads the learning-rate "
-                    "decay over train.epochs") != std::string::npos);
+                   "decay over train.epochs") != std::string::npos);
       CHECK(m.find("--fresh") != std::string::npos);
     }
     o.fresh = true;

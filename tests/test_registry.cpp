@@ -2,14 +2,15 @@
 #include <doctest/doctest.h>
 
 #include "engine/core/graph.hpp"
-#include "engine/nn/model.hpp"
 #include "engine/core/registry.hpp"
+#include "engine/nn/model.hpp"
 
 using namespace engine;
 
 namespace {
 Graph graph_of(const std::string& input, const std::string& layers) {
-  std::string text = "name = \"t\"\n[input]\nshape = " + input + "\n[limits]\nmax_params = 100_000_000\nmax_channels = 4096\n" + layers;
+  std::string text = "name = \"t\"\n[input]\nshape = " + input +
+                     "\n[limits]\nmax_params = 100_000_000\nmax_channels = 4096\n" + layers;
   Value spec = parse_toml_string(text, "t.toml");
   substitute_vars(spec, {{"classes", Value::of_int(10)}});
   return resolve_graph(spec).graph;
@@ -55,13 +56,18 @@ TEST_SUITE("registry") {
         {"dropout", "[6]", "[[layers]]\nop = \"dropout\"\np = 0.3\n"},
         {"linear no bias", "[6]", "[[layers]]\nop = \"linear\"\nout = 2\nbias = false\n"},
         {"add", "[4, 5, 5]",
-         "[[layers]]\nop = \"conv2d\"\nname = \"a\"\nout = 4\nkernel = 1\n[[layers]]\nop = \"add\"\nfrom = [\"a\", \"input\"]\n"},
+         "[[layers]]\nop = \"conv2d\"\nname = \"a\"\nout = 4\nkernel = 1\n[[layers]]\nop = \"add\"\nfrom = [\"a\", "
+         "\"input\"]\n"},
         {"concat", "[4, 5, 5]",
-         "[[layers]]\nop = \"conv2d\"\nname = \"a\"\nout = 3\nkernel = 1\n[[layers]]\nop = \"concat\"\nfrom = [\"a\", \"input\"]\n"},
+         "[[layers]]\nop = \"conv2d\"\nname = \"a\"\nout = 3\nkernel = 1\n[[layers]]\nop = \"concat\"\nfrom = [\"a\", "
+         "\"input\"]\n"},
         {"basic_block identity skip", "[8, 8, 8]", "[[layers]]\nop = \"basic_block\"\nout = 8\n"},
-        {"basic_block projection skip", "[8, 8, 8]", "[[layers]]\nop = \"basic_block\"\nout = 16\nstride = 2\nact = \"gelu\"\n"},
-        {"resnet_stages", "[8, 16, 16]", "[[layers]]\nop = \"resnet_stages\"\nwidths = [8, 16, 32]\nblocks = [1, 2, 1]\n"},
-        {"resnet_stages one count for all", "[8, 16, 16]", "[[layers]]\nop = \"resnet_stages\"\nwidths = [8, 16]\nblocks = [3]\n"},
+        {"basic_block projection skip", "[8, 8, 8]",
+         "[[layers]]\nop = \"basic_block\"\nout = 16\nstride = 2\nact = \"gelu\"\n"},
+        {"resnet_stages", "[8, 16, 16]",
+         "[[layers]]\nop = \"resnet_stages\"\nwidths = [8, 16, 32]\nblocks = [1, 2, 1]\n"},
+        {"resnet_stages one count for all", "[8, 16, 16]",
+         "[[layers]]\nop = \"resnet_stages\"\nwidths = [8, 16]\nblocks = [3]\n"},
     };
     for (const auto& c : cases) {
       CAPTURE(c.what);
@@ -70,9 +76,10 @@ TEST_SUITE("registry") {
   }
 
   TEST_CASE("every registered op is covered by the test above") {
-    std::vector<std::string> covered{"conv2d", "batchnorm2d", "relu", "leaky_relu", "elu", "gelu", "identity",
-                                     "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten", "linear", "dropout",
-                                     "add", "concat", "basic_block", "resnet_stages"};
+    std::vector<std::string> covered{"conv2d",      "batchnorm2d",  "relu",      "leaky_relu", "elu",
+                                     "gelu",        "identity",     "maxpool2d", "avgpool2d",  "adaptive_avgpool2d",
+                                     "flatten",     "linear",       "dropout",   "add",        "concat",
+                                     "basic_block", "resnet_stages"};
     for (const auto& name : default_registry().names()) {
       CAPTURE(name);
       CHECK(std::find(covered.begin(), covered.end(), name) != covered.end());
@@ -107,9 +114,11 @@ TEST_SUITE("registry") {
   TEST_CASE("an unknown op lists the known ones and suggests the nearest") {
     Registry r;
     register_all_ops(r);
-    CHECK_THROWS_WITH_AS(r.at("conv2", Loc{"g.toml", 3, 6}),
-                         doctest::Contains("g.toml:3:6: unknown op 'conv2'; did you mean 'conv2d'? (known ops: adaptive_avgpool2d, add,"),
-                         SpecError);
+    CHECK_THROWS_WITH_AS(
+        r.at("conv2", Loc{"g.toml", 3, 6}),
+        doctest::Contains(
+            "g.toml:3:6: unknown op 'conv2'; did you mean 'conv2d'? (known ops: adaptive_avgpool2d, add,"),
+        SpecError);
   }
 
   TEST_CASE("registering an op twice is a programming error") {

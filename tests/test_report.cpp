@@ -2,8 +2,8 @@
 // winners, margins, noise verdicts, gaps, convergence epochs, table rows, and bad input.
 #include <doctest/doctest.h>
 
-#include "tests/support.hpp"
 #include <opencv2/imgcodecs.hpp>
+#include "tests/support.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,9 +15,9 @@
 #include "engine/core/error.hpp"
 #include "engine/core/eval/metrics.hpp"
 #include "engine/core/eval/plots.hpp"
+#include "engine/core/files.hpp"
 #include "engine/core/report/analysis.hpp"
 #include "engine/core/report/report.hpp"
-#include "engine/core/files.hpp"
 #include "engine/core/run_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -51,8 +51,8 @@ fs::path write_run(const fs::path& root, const FakeRun& run) {
   csv << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,img_per_s\n";
   for (int e = 0; e < epochs; ++e)
     csv << e + 1 << "," << toml_float(loss(run.train_acc[e])) << "," << toml_float(run.train_acc[e]) << ","
-        << toml_float(loss(run.val_acc[e])) << "," << toml_float(run.val_acc[e]) << ",0.1,"
-        << run.epoch_seconds << ",123.4\n";
+        << toml_float(loss(run.val_acc[e])) << "," << toml_float(run.val_acc[e]) << ",0.1," << run.epoch_seconds
+        << ",123.4\n";
 
   const int planned = run.epochs_planned ? run.epochs_planned : epochs;
   std::ofstream toml(dir / "summary.toml");
@@ -80,12 +80,15 @@ fs::path write_run(const fs::path& root, const FakeRun& run) {
 
 // Stage 3.1 varies depth: B wins by 2.0 pt over C (1 SE at 75% on 500 images = 1.9 pt), and the
 // gap grows with params: A 3.5, B 5.0, C 11.0 pt.
-const FakeRun kA{"3.1-A", "blocks [1,1,1,1]", 1'000'000, {0.45, 0.6, 0.66, 0.68, 0.70, 0.70},
-                 {0.40, 0.55, 0.62, 0.66, 0.665, 0.66}, 30.0};
-const FakeRun kB{"3.1-B", "blocks [2,2,2,2]", 2'000'000, {0.5, 0.65, 0.74, 0.78, 0.80, 0.82},
-                 {0.45, 0.60, 0.70, 0.74, 0.75, 0.748}, 41.3};
-const FakeRun kC{"3.1-C", "blocks [3,4,6,3]", 4'000'000, {0.5, 0.66, 0.76, 0.80, 0.82, 0.84},
-                 {0.42, 0.58, 0.69, 0.715, 0.725, 0.73}, 75.0};
+const FakeRun kA{
+    "3.1-A", "blocks [1,1,1,1]", 1'000'000, {0.45, 0.6, 0.66, 0.68, 0.70, 0.70}, {0.40, 0.55, 0.62, 0.66, 0.665, 0.66},
+    30.0};
+const FakeRun kB{
+    "3.1-B", "blocks [2,2,2,2]", 2'000'000, {0.5, 0.65, 0.74, 0.78, 0.80, 0.82}, {0.45, 0.60, 0.70, 0.74, 0.75, 0.748},
+    41.3};
+const FakeRun kC{
+    "3.1-C", "blocks [3,4,6,3]", 4'000'000, {0.5, 0.66, 0.76, 0.80, 0.82, 0.84}, {0.42, 0.58, 0.69, 0.715, 0.725, 0.73},
+    75.0};
 // Stage 3.2: same size, 0.6 pt apart: within noise.
 const FakeRun kD{"3.2-relu", "relu", 2'000'000, {0.5, 0.7, 0.8}, {0.45, 0.70, 0.750}, 41.0};
 const FakeRun kE{"3.2-gelu", "gelu | smooth", 2'000'000, {0.5, 0.7, 0.79}, {0.46, 0.71, 0.756}, 44.0};
@@ -252,8 +255,8 @@ TEST_SUITE("report") {
 
     // Figures beside the report, self-contained.
     const fs::path figs = runs / "report_figures";
-    for (const char* f : {"stage-3.1-val_acc.png", "stage-3.1-loss.png", "stage-3.2-val_acc.png",
-                          "stage-3.3-loss.png", "final-confusion.png", "final-samples.png"}) {
+    for (const char* f : {"stage-3.1-val_acc.png", "stage-3.1-loss.png", "stage-3.2-val_acc.png", "stage-3.3-loss.png",
+                          "final-confusion.png", "final-samples.png"}) {
       CAPTURE(f);
       CHECK_FALSE(cv::imread((figs / f).string()).empty());
     }

@@ -118,7 +118,8 @@ std::vector<fs::path> temp_files(const fs::path& run) {
 // The files that hold a run's state, byte for byte.
 std::map<std::string, std::string> state_of(const fs::path& run) {
   std::map<std::string, std::string> files;
-  for (const char* name : {"last.pt", "best.pt", "metrics.csv", "summary.toml"}) files[name] = test::read_file(run / name);
+  for (const char* name : {"last.pt", "best.pt", "metrics.csv", "summary.toml"})
+    files[name] = test::read_file(run / name);
   return files;
 }
 
@@ -161,7 +162,8 @@ struct Mount {
 }  // namespace
 
 TEST_SUITE("robustness") {
-  TEST_CASE("a second run, test or study of a directory in use stops at once naming the holder; the first run is untouched") {
+  TEST_CASE(
+      "a second run, test or study of a directory in use stops at once naming the holder; the first run is untouched") {
     Fixture f(kSlowImages);
     const fs::path run = f.dir / "runs" / "tiny-s0";  // where a study puts the graph's seed-0 run
     Child first = spawn(f.run_args("runs/tiny-s0", kSlow), f.dir / "first");
@@ -179,7 +181,8 @@ TEST_SUITE("robustness") {
     MESSAGE("second run refused after " << seconds << " s");
     CHECK(code == 2);
     CHECK(seconds < 10);
-    CHECK(second.stderr_text().find(run.string() + " is in use by another engine process " + holder) != std::string::npos);
+    CHECK(second.stderr_text().find(run.string() + " is in use by another engine process " + holder) !=
+          std::string::npos);
     CHECK(test::read_file(run / "metrics.csv") == before);
 
     Child tester = spawn({ENGINE_BINARY, "test", f.graph.string(), "--out", run.string(), "--data", f.data.string()},
@@ -191,7 +194,8 @@ TEST_SUITE("robustness") {
     // A study locks all of its run directories before it trains any.
     f.dir.write("other.toml", test::tiny_graph("other"));
     f.dir.write("study.toml", "[[stages]]\nname = \"1\"\ngraphs = [\"other.toml\", \"tiny.toml\"]\n");
-    Child study = spawn({ENGINE_BINARY, "study", "study.toml", "--data", f.data.string()}, f.dir / "study", f.dir.path());
+    Child study =
+        spawn({ENGINE_BINARY, "study", "study.toml", "--data", f.data.string()}, f.dir / "study", f.dir.path());
     CHECK(wait_exit(study, 60) == 2);
     CHECK(study.stderr_text().find("is in use by another engine process " + holder) != std::string::npos);
     CHECK_FALSE(fs::exists(f.dir / "runs" / "other-s0"));  // locked first, then left as it was: absent
@@ -264,7 +268,9 @@ TEST_SUITE("robustness") {
     }
   }
 
-  TEST_CASE("a file-size limit (EFBIG) stops the run naming the file and the cause; the last epoch's state stays; the rerun resumes") {
+  TEST_CASE(
+      "a file-size limit (EFBIG) stops the run naming the file and the cause; the last epoch's state stays; the rerun "
+      "resumes") {
     Fixture f;
     REQUIRE(test::run_cli(f.run_args("whole", {}, false)).code == 0);
     std::vector<std::string> first = f.run_args("run", {}, false);
@@ -293,7 +299,8 @@ TEST_SUITE("robustness") {
     CHECK(without_timings(run) == without_timings(f.dir / "whole"));
   }
 
-  TEST_CASE("a full disk (ENOSPC on a small tmpfs) and a directory that becomes read-only stop the run cleanly (root only)") {
+  TEST_CASE(
+      "a full disk (ENOSPC on a small tmpfs) and a directory that becomes read-only stop the run cleanly (root only)") {
     Fixture f(kSlowImages);
     Mount tmpfs;
     const fs::path mnt = f.dir / "mnt";
@@ -345,8 +352,8 @@ TEST_SUITE("robustness") {
     // Read-only from the start: the lock file cannot be opened for writing.
     Child again = spawn(f.run_args("ro", kSlow), f.dir / "ro-again");
     CHECK(wait_exit(again) == 2);
-    CHECK(again.stderr_text().find("cannot lock the run directory " + ro.string() + ": " + (ro / kRunLockFile).string() +
-                                   ": " + std::strerror(EROFS)) != std::string::npos);
+    CHECK(again.stderr_text().find("cannot lock the run directory " + ro.string() + ": " +
+                                   (ro / kRunLockFile).string() + ": " + std::strerror(EROFS)) != std::string::npos);
     ::umount2(ro.c_str(), MNT_DETACH);
     bind.at.clear();
     check_epochs_once(ro, 1);
@@ -389,7 +396,8 @@ TEST_SUITE("robustness") {
     check_epochs_once(run, 2);
   }
 
-  TEST_CASE("a dataset larger than the memory limit is refused before decoding, with the figures; the peak is recorded") {
+  TEST_CASE(
+      "a dataset larger than the memory limit is refused before decoding, with the figures; the peak is recorded") {
     Fixture f;
     // A garbage image: had decoding started, it would be the error.
     std::ofstream(f.data / "train" / "n00001000" / "images" / "n00001000_0.JPEG", std::ios::binary) << "garbage";
@@ -416,7 +424,7 @@ TEST_SUITE("robustness") {
     test::write_tiny_dataset(f.data);  // whole again
     REQUIRE(test::run_cli(f.run_args("run", {}, false)).code == 0);
     RunResult r = RunDir(f.dir / "run").read_result();
-    CHECK(r.peak_rss_mb > 10);  // a LibTorch process
+    CHECK(r.peak_rss_mb > 10);              // a LibTorch process
     CHECK(r.peak_rss_mb <= peak_rss_mb());  // this process's peak so far bounds the run's
     CHECK(test::read_file(f.dir / "run" / "summary.toml").find("peak_rss_mb = ") != std::string::npos);
   }

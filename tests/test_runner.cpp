@@ -44,8 +44,9 @@ TEST_SUITE("runner") {
     CHECK(r.params == 8 * 3 * 9 + 8 + 16 + 8 * 3 + 3);
     CHECK(r.complete);
     CHECK(r.val_size == 18);  // 6 per class at 0.25
-    for (const char* name : {"config.toml", "model.txt", "metrics.csv", "summary.toml", "best.pt", "last.pt",
-                             "accuracy.png", "accuracy.gp", "accuracy.csv", "loss.png", "architecture.svg", "train.log"}) {
+    for (const char* name :
+         {"config.toml", "model.txt", "metrics.csv", "summary.toml", "best.pt", "last.pt", "accuracy.png",
+          "accuracy.gp", "accuracy.csv", "loss.png", "architecture.svg", "train.log"}) {
       CAPTURE(name);
       CHECK(fs::exists(out.dir / name));
     }
@@ -150,7 +151,8 @@ TEST_SUITE("runner") {
     auto wide = f.dir.write("wide.toml", text);
     GraphModule c = build(wide.string(), 1);
     CHECK_THROWS_WITH_AS(load_checkpoint(f.dir / "a.pt", *c),
-                         doctest::Contains("cannot copy param 'conv2d_0.weight': shape mismatch. Checkpoint shape is [8, 3, 3, 3]; model shape is [16, 3, 3, 3]"),
+                         doctest::Contains("cannot copy param 'conv2d_0.weight': shape mismatch. Checkpoint shape is "
+                                           "[8, 3, 3, 3]; model shape is [16, 3, 3, 3]"),
                          UserError);
   }
 
@@ -158,7 +160,8 @@ TEST_SUITE("runner") {
     Fixture f;
     run_graph(f.graph, f.options("run", {"train.epochs=2"}));
     std::string out = (f.dir / "run").string();
-    auto r = test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2"});
+    auto r =
+        test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2"});
     INFO(r.err);
     REQUIRE(r.code == 0);
     CHECK(r.out.find("test accuracy") != std::string::npos);
@@ -171,10 +174,12 @@ TEST_SUITE("runner") {
     CHECK(m.labels.size() == 3);
     CHECK(m.labels[0].name == "class0");
 
-    auto none = test::run_cli({"test", f.graph.string(), "--out", (f.dir / "nothing").string(), "--data", f.data.string()});
+    auto none =
+        test::run_cli({"test", f.graph.string(), "--out", (f.dir / "nothing").string(), "--data", f.data.string()});
     CHECK(none.code == 2);
     CHECK(none.err.find("no best checkpoint") != std::string::npos);
-    auto wrong = test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "vars.width=4"});
+    auto wrong =
+        test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "vars.width=4"});
     CHECK(wrong.code == 2);
     CHECK(wrong.err.find("shape mismatch") != std::string::npos);
   }

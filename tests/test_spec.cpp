@@ -80,14 +80,16 @@ TEST_SUITE("spec") {
     CHECK(layers.items[1].find("out")->i == 3);
     CHECK(layers.items[1].find("out")->loc.line == 12);  // points at the use, not the definition
 
-    auto idx = dir.write("idx.toml", "name = \"g\"\n[vars]\nw = [8, 16]\n[[layers]]\nop = \"conv2d\"\nout = \"$w[1]\"\n");
+    auto idx =
+        dir.write("idx.toml", "name = \"g\"\n[vars]\nw = [8, 16]\n[[layers]]\nop = \"conv2d\"\nout = \"$w[1]\"\n");
     CHECK(load_spec(idx).find("layers")->items[0].find("out")->i == 16);
     auto past = dir.write("past.toml", "name = \"g\"\n[vars]\nw = [8, 16]\n[[layers]]\nout = \"$w[2]\"\n");
-    CHECK_THROWS_WITH_AS(load_spec(past), doctest::Contains("past.toml:5:7: '$w[2]': $w is [8, 16], which has no item 2"), SpecError);
+    CHECK_THROWS_WITH_AS(load_spec(past),
+                         doctest::Contains("past.toml:5:7: '$w[2]': $w is [8, 16], which has no item 2"), SpecError);
 
     auto bad = dir.write("bad.toml", "name = \"g\"\n[vars]\nwidth = 3\n[[layers]]\nop = \"$widht\"\n");
-    CHECK_THROWS_WITH_AS(load_spec(bad), doctest::Contains("bad.toml:5:6: unknown variable '$widht'; did you mean 'width'?"),
-                         SpecError);
+    CHECK_THROWS_WITH_AS(
+        load_spec(bad), doctest::Contains("bad.toml:5:6: unknown variable '$widht'; did you mean 'width'?"), SpecError);
   }
 
   TEST_CASE("--set overrides any key after inheritance, before vars") {
@@ -95,8 +97,8 @@ TEST_SUITE("spec") {
     auto f = dir.write("g.toml",
                        "name = \"g\"\n[vars]\nact = \"relu\"\n[train]\nlr = 0.1\n[[layers]]\nop = \"$act\"\n"
                        "[[layers]]\nop = \"linear\"\nout = 4\n");
-    Value r = load_spec(f, {"train.lr=0.01", "vars.act=gelu", "layers.1.out=7", "train.optimizer=\"sgd\"",
-                            "data.augment.flip=true"});
+    Value r = load_spec(
+        f, {"train.lr=0.01", "vars.act=gelu", "layers.1.out=7", "train.optimizer=\"sgd\"", "data.augment.flip=true"});
     CHECK(r.find("train")->find("lr")->f == doctest::Approx(0.01));
     CHECK(r.find("train")->find("optimizer")->s == "sgd");
     CHECK(r.find("layers")->items[0].find("op")->s == "gelu");
@@ -108,9 +110,10 @@ TEST_SUITE("spec") {
 
   TEST_CASE("to_toml prints a document that parses back to the same values") {
     test::TempDir dir;
-    auto f = dir.write("g.toml",
-                       "name = \"g\"\ntitle = \"q\\\"uote\"\n[train]\nlr = 1e-3\nsteps = [1, 2]\n[data.augment]\nflip = true\n"
-                       "[[layers]]\nop = \"conv2d\"\nout = 8\n[[layers]]\nop = \"relu\"\n");
+    auto f = dir.write(
+        "g.toml",
+        "name = \"g\"\ntitle = \"q\\\"uote\"\n[train]\nlr = 1e-3\nsteps = [1, 2]\n[data.augment]\nflip = true\n"
+        "[[layers]]\nop = \"conv2d\"\nout = 8\n[[layers]]\nop = \"relu\"\n");
     Value r = load_spec(f);
     Value back = parse_toml_string(to_toml(r), "printed");
     CHECK(flatten(back) == flatten(r));
@@ -131,7 +134,8 @@ TEST_SUITE("spec") {
     CHECK(annotated_toml(v).find("# number of epochs") != std::string::npos);
 
     Value bad = parse_toml_string("name = \"g\"\n[train]\nepoch = 3\n[[layers]]\nop = \"relu\"\n", "g.toml");
-    CHECK_THROWS_WITH_AS(complete_sections(bad), doctest::Contains("g.toml:3:9: [train]: unknown key 'epoch'; did you mean 'epochs'?"),
+    CHECK_THROWS_WITH_AS(complete_sections(bad),
+                         doctest::Contains("g.toml:3:9: [train]: unknown key 'epoch'; did you mean 'epochs'?"),
                          SpecError);
   }
 

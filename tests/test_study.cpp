@@ -2,19 +2,20 @@
 // finished runs, the report.
 #include <doctest/doctest.h>
 
-#include "engine/core/run_dir.hpp"
+#include "engine/cli/study.hpp"
 #include "engine/core/graph.hpp"
+#include "engine/core/run_dir.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/core/spec.hpp"
-#include "engine/cli/study.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;
 namespace fs = std::filesystem;
 
 TEST_SUITE("study") {
-  TEST_CASE("graph files are what runs: a stage whose files extend another graph than the measured winner stops, "
-            "--pin edits them, identical configs train once, a rerun retrains nothing") {
+  TEST_CASE(
+      "graph files are what runs: a stage whose files extend another graph than the measured winner stops, "
+      "--pin edits them, identical configs train once, a rerun retrains nothing") {
     test::TempDir dir{"engine-study"};
     test::write_tiny_dataset(dir / "data");
     std::string base = test::tiny_graph("base");
@@ -25,7 +26,8 @@ TEST_SUITE("study") {
     dir.write("w-wide.toml", "extends = \"base.toml\"\nname = \"w-wide\"\n[vars]\nwidth = 16\n");
     dir.write("w-same.toml", "extends = \"w-narrow.toml\"\nname = \"w-same\"\n");
     // Stage A declares base.toml, which is not in stage W: whatever W measures, it disagrees.
-    dir.write("a-elu.toml", "# Stage A, ELU.\nextends = \"base.toml\"  # the W winner\nname = \"a-elu\"\n[vars]\nact = \"elu\"\n");
+    dir.write("a-elu.toml",
+              "# Stage A, ELU.\nextends = \"base.toml\"  # the W winner\nname = \"a-elu\"\n[vars]\nact = \"elu\"\n");
     dir.write("a-gelu.toml", "extends = \"base.toml\"\nname = \"a-gelu\"\n[vars]\nact = \"gelu\"\n");
     auto study = dir.write("study.toml", R"(title = "Tiny study"
 seeds = [0, 1]
@@ -88,15 +90,17 @@ seeds = [0]
     dir.write("base.toml", test::tiny_graph("base"));
     dir.write("ok.toml", "extends = \"base.toml\"\n");
     dir.write("typo.toml", "extends = \"base.toml\"\n[vars]\nact = \"gleu\"\n");
-    auto study = dir.write("study.toml",
-                           "[[stages]]\nname = \"1\"\ngraphs = [\"ok.toml\"]\n[[stages]]\nname = \"2\"\ngraphs = [\"typo.toml\"]\n"
-                           "extends = \"winner\"\n");
+    auto study = dir.write(
+        "study.toml",
+        "[[stages]]\nname = \"1\"\ngraphs = [\"ok.toml\"]\n[[stages]]\nname = \"2\"\ngraphs = [\"typo.toml\"]\n"
+        "extends = \"winner\"\n");
     StudyOptions o;
     o.dry_run = true;
     o.runs = (dir / "runs").string();
     CHECK_THROWS_WITH_AS(run_study(study, o), doctest::Contains("unknown op 'gleu'; did you mean 'gelu'?"), SpecError);
     auto missing = dir.write("missing.toml", "[[stages]]\nname = \"1\"\ngraphs = [\"nope.toml\"]\n");
-    CHECK_THROWS_WITH_AS(load_study(missing), doctest::Contains("missing.toml:3:11: stages[0]: graph file 'nope.toml' not found"),
+    CHECK_THROWS_WITH_AS(load_study(missing),
+                         doctest::Contains("missing.toml:3:11: stages[0]: graph file 'nope.toml' not found"),
                          SpecError);
   }
 }

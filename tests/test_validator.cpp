@@ -2,8 +2,8 @@
 #include <doctest/doctest.h>
 
 #include "engine/core/graph.hpp"
-#include "engine/nn/model.hpp"
 #include "engine/core/registry.hpp"
+#include "engine/nn/model.hpp"
 #include "tests/support.hpp"
 
 using namespace engine;
@@ -80,7 +80,8 @@ from = ["b2", "skip_bn"]
 [[layers]]
 op = "relu"
 )";
-    const char* block = "name = \"block\"\n[input]\nshape = [16, 8, 8]\n[[layers]]\nop = \"basic_block\"\nout = 32\nstride = 2\n";
+    const char* block =
+        "name = \"block\"\n[input]\nshape = [16, 8, 8]\n[[layers]]\nop = \"basic_block\"\nout = 32\nstride = 2\n";
     Graph a = resolve_graph(parse_toml_string(by_hand, "hand.toml")).graph;
     Graph b = resolve_graph(parse_toml_string(block, "block.toml")).graph;
     CHECK(a.output() == b.output());
@@ -159,8 +160,9 @@ out = 2
 
   TEST_CASE("the printed model uses node names like torchvision") {
     std::string text = model_text(*build_model(resnet({})));
-    for (const char* name : {"(conv1): torch::nn::Conv2d(3, 64", "(bn1)", "(maxpool)", "(layer1): Sequential",
-                             "(layer3): Sequential", "(downsample): Sequential", "(avgpool)", "(fc): torch::nn::Linear(in_features=256, out_features=10"}) {
+    for (const char* name :
+         {"(conv1): torch::nn::Conv2d(3, 64", "(bn1)", "(maxpool)", "(layer1): Sequential", "(layer3): Sequential",
+          "(downsample): Sequential", "(avgpool)", "(fc): torch::nn::Linear(in_features=256, out_features=10"}) {
       CAPTURE(name);
       CHECK(text.find(name) != std::string::npos);
     }

@@ -1,22 +1,22 @@
 #include "engine/cli/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 #include <optional>
 
-#include "engine/core/sections.hpp"
+#include "engine/cli/launch.hpp"
+#include "engine/cli/study.hpp"
+#include "engine/cli/use.hpp"
 #include "engine/core/draw.hpp"
 #include "engine/core/info.hpp"
 #include "engine/core/registry.hpp"
 #include "engine/core/report/report.hpp"
-#include "engine/nn/runner/run.hpp"
+#include "engine/core/sections.hpp"
 #include "engine/core/spec.hpp"
-#include "engine/cli/study.hpp"
-#include "engine/cli/use.hpp"
-#include "engine/cli/launch.hpp"
 #include "engine/nn/dist/world.hpp"
+#include "engine/nn/runner/run.hpp"
 
 namespace engine {
 
@@ -109,8 +109,8 @@ int cmd_test(const Options& o) {
   t.tta = o.tta;
   TestOutcome out = test_graph(o.files.at(0), t);
   std::cout << out.report << "\ntest accuracy " << 100 * out.accuracy << "% (without flip TTA "
-            << 100 * out.tta.without_tta << "%, with " << 100 * out.tta.with_tta << "%; reported: "
-            << (out.tta.used ? "with" : "without") << "); files in " << out.dir.string() << "\n";
+            << 100 * out.tta.without_tta << "%, with " << 100 * out.tta.with_tta
+            << "%; reported: " << (out.tta.used ? "with" : "without") << "); files in " << out.dir.string() << "\n";
   return 0;
 }
 
@@ -184,8 +184,9 @@ int cli_main(int argc, char** argv) {
   run->add_flag("--fresh", o.fresh, "start over; an existing run directory is moved aside to <dir>.prev-N");
   run->add_option("--stop-after", o.stop_after, "train at most N epochs now; the same command resumes later");
   add_sets(run);
-  const char* nproc_help = "train on N local ranks (data parallel over c10d, one thread each unless "
-                           "train.threads is set); train.batch_size stays the global batch";
+  const char* nproc_help =
+      "train on N local ranks (data parallel over c10d, one thread each unless "
+      "train.threads is set); train.batch_size stays the global batch";
   run->add_option("--nproc", o.nproc, nproc_help)->check(CLI::Range(1, 256));
   auto* test = app.add_subcommand("test", "evaluate a trained run's best.pt on the test split");
   add_run_io(test);
@@ -237,7 +238,9 @@ int cli_main(int argc, char** argv) {
   const std::string rank = dist::rank_prefix();
   struct Quiet {
     bool on;
-    ~Quiet() { if (on) std::cout.clear(); }
+    ~Quiet() {
+      if (on) std::cout.clear();
+    }
   } quiet{!rank.empty()};
   if (quiet.on) std::cout.setstate(std::ios::badbit);
   try {
@@ -245,8 +248,10 @@ int cli_main(int argc, char** argv) {
       std::vector<std::string> args;
       for (int k = 1; k < argc; ++k) {
         std::string a = argv[k];
-        if (a == "--nproc") ++k;
-        else if (a.rfind("--nproc=", 0) != 0) args.push_back(a);
+        if (a == "--nproc")
+          ++k;
+        else if (a.rfind("--nproc=", 0) != 0)
+          args.push_back(a);
       }
       return launch_local_ranks(o.nproc, args);
     }

@@ -70,13 +70,15 @@ std::vector<DeclaredBase> check_bases(const StudyStage& st, const fs::path& winn
 
 std::string mismatch_message(const StudyStage& st, const std::string& previous, const fs::path& winner,
                              const std::vector<DeclaredBase>& wrong) {
-  std::string msg = "stage " + st.name + " builds on the winner of stage " + previous + ", which the runs measured as " +
-                    winner.filename().string() + ", but these files extend another graph:";
+  std::string msg = "stage " + st.name + " builds on the winner of stage " + previous +
+                    ", which the runs measured as " + winner.filename().string() +
+                    ", but these files extend another graph:";
   for (const auto& d : wrong)
     msg += "\n  " + d.loc.str() + ": extends = \"" + (d.base.empty() ? "" : d.base.filename().string()) +
            "\"  ->  extends = \"" + winner.filename().string() + "\"";
-  return msg + "\nMake that edit (or run the study again with --pin to have it made), then run the same command: "
-               "finished runs are kept.";
+  return msg +
+         "\nMake that edit (or run the study again with --pin to have it made), then run the same command: "
+         "finished runs are kept.";
 }
 
 // Trains every (graph, seed) of a stage that is not trained yet; a configuration already run
@@ -196,8 +198,9 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   std::cout << checked << " graphs valid\n";
   if (o.dry_run) return 0;
   if (o.pin && dist::world_from_env().distributed())
-    throw UserError("--pin edits graph files while the ranks read them: pin in one process (without --nproc), then "
-                    "run the study on several ranks");
+    throw UserError(
+        "--pin edits graph files while the ranks read them: pin in one process (without --nproc), then "
+        "run the study on several ranks");
   // Every run directory of the study, locked before anything trains: a run or another study in
   // one of them stops this one at once, and it stops them until this one ends. Rank 0 locks
   // for all ranks.

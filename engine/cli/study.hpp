@@ -14,10 +14,10 @@ namespace engine {
 
 struct StudyOptions {
   std::string data_root;
-  std::string runs = "runs";       // where run directories go
-  std::vector<std::string> sets;   // --set on the study file ("seeds=[0]")
-  bool dry_run = false;            // print the plan and validate every graph; train nothing
-  bool pin = false;                // rewrite a stage's extends lines to the measured winner
+  std::string runs = "runs";      // where run directories go
+  std::vector<std::string> sets;  // --set on the study file ("seeds=[0]")
+  bool dry_run = false;           // print the plan and validate every graph; train nothing
+  bool pin = false;               // rewrite a stage's extends lines to the measured winner
 };
 
 // Returns 0 when every run completed, 130 when interrupted, 2 when a stage's files do not

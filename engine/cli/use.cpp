@@ -1,8 +1,8 @@
 #include "engine/cli/use.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -57,7 +57,8 @@ UseCommands::UseCommands(CLI::App& app) {
   predict_->add_option("--data", data_, "dataset root: read only for runs trained before data.toml existed");
   predict_->add_option("--set", sets_, "override a key of the graph, e.g. --set train.threads=1 (repeatable)");
 
-  export_ = app.add_subcommand("export", "write a trained run as a PyTorch module (model.py, weights.pt, classes.json) or ONNX");
+  export_ = app.add_subcommand("export",
+                               "write a trained run as a PyTorch module (model.py, weights.pt, classes.json) or ONNX");
   export_->add_option("run", run_, "run directory (runs/<name>) or the graph file it was trained from")->required();
   export_->add_option("--to", to_, "pytorch, or onnx (also model.onnx, through torch.onnx.export)")
       ->check(CLI::IsMember({"pytorch", "onnx"}));
@@ -84,7 +85,8 @@ int UseCommands::predict() const {
       std::cout << json_line(r) << "\n";
     } else if (r.error.empty()) {
       std::cout << r.file << "\n";
-      for (const auto& c : r.top) std::cout << "  " << percent(c.probability) << "  " << c.wnid << "  " << c.name << "\n";
+      for (const auto& c : r.top)
+        std::cout << "  " << percent(c.probability) << "  " << c.wnid << "  " << c.name << "\n";
     }
   });
   std::cout.flush();

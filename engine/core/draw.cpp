@@ -16,15 +16,24 @@ namespace engine {
 namespace {
 const char* fill_of(OpKind kind) {
   switch (kind) {
-    case OpKind::Conv: return "#9ecae1";
-    case OpKind::Norm: return "#fdd49e";
-    case OpKind::Act: return "#c7e9c0";
-    case OpKind::Pool: return "#fcbba1";
-    case OpKind::Linear: return "#dadaeb";
-    case OpKind::Merge: return "#e0e0e0";
-    case OpKind::Reshape: return "#f7f7f7";
-    case OpKind::Block: return "#c6dbef";
-    case OpKind::Stages: return "#ffffff";
+    case OpKind::Conv:
+      return "#9ecae1";
+    case OpKind::Norm:
+      return "#fdd49e";
+    case OpKind::Act:
+      return "#c7e9c0";
+    case OpKind::Pool:
+      return "#fcbba1";
+    case OpKind::Linear:
+      return "#dadaeb";
+    case OpKind::Merge:
+      return "#e0e0e0";
+    case OpKind::Reshape:
+      return "#f7f7f7";
+    case OpKind::Block:
+      return "#c6dbef";
+    case OpKind::Stages:
+      return "#ffffff";
   }
   return "#ffffff";
 }
@@ -88,8 +97,9 @@ class Drawer {
       Agraph_t*& c = clusters[stage];
       if (!c) {
         c = agsubg(g, const_cast<char*>(("cluster_" + stage).c_str()), 1);
-        set(c, "label", stage + ": " + std::to_string(count[stage]) + " x " + block.op + ", " +
-                            std::to_string(block.out[0]) + " ch");
+        set(c, "label",
+            stage + ": " + std::to_string(count[stage]) + " x " + block.op + ", " + std::to_string(block.out[0]) +
+                " ch");
         set(c, "style", "rounded,filled");
         set(c, "fillcolor", "#f4f8fb");
       }
@@ -120,8 +130,9 @@ void draw_graph(const Graph& graph, const std::filesystem::path& out, bool expan
 
   GVC_t* gvc = gvContext();
   Agraph_t* g = agopen(const_cast<char*>("G"), Agdirected, nullptr);
-  set(g, "label", graph.name + (graph.title.empty() ? "" : " — " + graph.title) + "\\n" + commas(graph.params) +
-                      " parameters, " + commas(graph.macs) + " MACs");
+  set(g, "label",
+      graph.name + (graph.title.empty() ? "" : " — " + graph.title) + "\\n" + commas(graph.params) + " parameters, " +
+          commas(graph.macs) + " MACs");
   set(g, "labelloc", "t");
   set(g, "fontname", "Helvetica");
   set(g, "nodesep", "0.25");

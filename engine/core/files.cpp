@@ -70,8 +70,8 @@ void write_files_atomic(const std::vector<std::pair<fs::path, std::string>>& fil
       remove_temps(0);
       std::string names;
       for (const auto& file : files) names += (names.empty() ? "" : ", ") + file.first.filename().string();
-      throw UserError(
-          cannot_write(path, error, files.size() == 1 ? names + " is unchanged" : "none of " + names + " was replaced"));
+      throw UserError(cannot_write(path, error,
+                                   files.size() == 1 ? names + " is unchanged" : "none of " + names + " was replaced"));
     }
   }
   for (size_t k = 0; k < files.size(); ++k)
@@ -123,9 +123,12 @@ std::vector<std::string> split_csv(const std::string& line) {
   for (size_t i = 0; i < line.size(); ++i) {
     const char ch = line[i];
     if (quoted) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += '"', ++i;
-      else if (ch == '"') quoted = false;
-      else fields.back() += ch;
+      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        fields.back() += '"', ++i;
+      else if (ch == '"')
+        quoted = false;
+      else
+        fields.back() += ch;
     } else if (ch == '"') {
       quoted = true;
     } else if (ch == ',') {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "engine/core/sections.hpp"
 #include "engine/core/registry.hpp"
+#include "engine/core/sections.hpp"
 
 namespace engine {
 
@@ -73,11 +73,11 @@ void stamp(Value& v, const Loc& loc) {
 
 // LibTorch's checkpoint archives are TorchScript, whose module names cannot be Python keywords.
 bool is_reserved_word(const std::string& name) {
-  static const std::vector<std::string> words{
-      "False", "None",   "True",    "and",   "as",       "assert", "async",  "await",  "break",
-      "class", "continue", "def",   "del",   "elif",     "else",   "except", "finally", "for",
-      "from",  "global", "if",      "import", "in",      "is",     "lambda", "nonlocal", "not",
-      "or",    "pass",   "raise",   "return", "try",     "while",  "with",   "yield"};
+  static const std::vector<std::string> words{"False",  "None",   "True",    "and",      "as",       "assert", "async",
+                                              "await",  "break",  "class",   "continue", "def",      "del",    "elif",
+                                              "else",   "except", "finally", "for",      "from",     "global", "if",
+                                              "import", "in",     "is",      "lambda",   "nonlocal", "not",    "or",
+                                              "pass",   "raise",  "return",  "try",      "while",    "with",   "yield"};
   return std::find(words.begin(), words.end(), name) != words.end();
 }
 
@@ -138,8 +138,9 @@ std::vector<Node> build_nodes(const std::vector<Value>& layers, const Shape& inp
     int count = static_cast<int>(n.inputs.size());
     if (count < def.min_inputs || (def.max_inputs >= 0 && count > def.max_inputs)) {
       std::string want = def.max_inputs < 0 ? "at least " + std::to_string(def.min_inputs)
-                         : def.min_inputs == def.max_inputs ? std::to_string(def.min_inputs)
-                                                            : std::to_string(def.min_inputs) + " to " + std::to_string(def.max_inputs);
+                         : def.min_inputs == def.max_inputs
+                             ? std::to_string(def.min_inputs)
+                             : std::to_string(def.min_inputs) + " to " + std::to_string(def.max_inputs);
       const Value* from = layer.find("from");
       throw SpecError(from ? from->loc : layer.loc,
                       n.context + ": takes " + want + " input(s), got " + std::to_string(count) +
@@ -224,8 +225,8 @@ Graph build_graph(const Value& spec, const Registry& registry, bool check_limits
       if (n.params > largest->params) largest = &n;
     throw SpecError(g.limits.params_loc, "graph '" + g.name + "' has " + commas(g.params) +
                                              " parameters, over limits.max_params = " + commas(g.limits.max_params) +
-                                             "; the largest node is " + largest->name + " (" +
-                                             commas(largest->params) + ")");
+                                             "; the largest node is " + largest->name + " (" + commas(largest->params) +
+                                             ")");
   }
   return g;
 }

@@ -12,7 +12,7 @@ namespace engine {
 struct OpDef;
 class Registry;
 
-using Shape = std::vector<int64_t>;  // one example, no batch dimension: C x H x W or F
+using Shape = std::vector<int64_t>;     // one example, no batch dimension: C x H x W or F
 std::string shape_str(const Shape& s);  // "64x16x16"
 std::string commas(int64_t n);          // 2,785,354
 // A generated child's dotted name is its module path: "layer2.1" is block 1 of container
@@ -23,17 +23,17 @@ struct Node {
   std::string name;  // also the submodule name in the built model
   std::string op;
   const OpDef* def = nullptr;
-  Value args;                      // table of the op's parameters, defaults filled
-  Loc loc;                         // the [[layers]] entry
-  std::vector<std::string> from;   // names of input nodes ("input" is the graph input)
-  std::vector<int> inputs;         // indices into the enclosing node list; -1 = the input
+  Value args;                     // table of the op's parameters, defaults filled
+  Loc loc;                        // the [[layers]] entry
+  std::vector<std::string> from;  // names of input nodes ("input" is the graph input)
+  std::vector<int> inputs;        // indices into the enclosing node list; -1 = the input
   std::vector<Shape> in_shapes;
   Shape out;
   int64_t params = 0;
   int64_t macs = 0;
-  bool input_shared = false;       // the input feeds other nodes too: no in-place op on it
-  std::vector<Node> children;      // composite ops (basic_block, resnet_stages) expanded
-  std::string context;             // "layers[3] (conv1, conv2d)", for messages
+  bool input_shared = false;   // the input feeds other nodes too: no in-place op on it
+  std::vector<Node> children;  // composite ops (basic_block, resnet_stages) expanded
+  std::string context;         // "layers[3] (conv1, conv2d)", for messages
 
   int64_t i(const std::string& key) const;
   double f(const std::string& key) const;
@@ -66,7 +66,7 @@ struct Graph {
   std::vector<Node> nodes;
   int64_t params = 0;
   int64_t macs = 0;
-  int64_t widest = 0;          // largest conv/linear output width, leaves included
+  int64_t widest = 0;  // largest conv/linear output width, leaves included
   std::string widest_node;
   const Shape& output() const { return nodes.back().out; }
 };

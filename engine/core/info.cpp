@@ -75,8 +75,9 @@ std::string layer_table(const Graph& g) {
                 "Total params: %s (%s)\nMACs per example: %s\n"
                 "Max channels: %lld (%s)\n"
                 "Per example, fp32: input %.2f MB, activations %.2f MB, params %.2f MB\n",
-                commas(g.params).c_str(), millions(g.params).c_str(), commas(g.macs).c_str(), static_cast<long long>(g.widest), g.widest_node.c_str(),
-                input_floats * 4 / 1e6, activations * 4 / 1e6, g.params * 4 / 1e6);
+                commas(g.params).c_str(), millions(g.params).c_str(), commas(g.macs).c_str(),
+                static_cast<long long>(g.widest), g.widest_node.c_str(), input_floats * 4 / 1e6, activations * 4 / 1e6,
+                g.params * 4 / 1e6);
   return out + buf;
 }
 
@@ -85,7 +86,8 @@ std::string ops_catalogue(const Registry& r) {
   for (const auto& [name, op] : r.all()) {
     out += name + "  [" + std::string(op_kind_name(op.kind)) + "]  " + op.doc + "\n";
     if (op.min_inputs != 1 || op.max_inputs != 1)
-      out += "    inputs: " + std::to_string(op.min_inputs) + (op.max_inputs < 0 ? " or more" : "") + " (from = [...])\n";
+      out +=
+          "    inputs: " + std::to_string(op.min_inputs) + (op.max_inputs < 0 ? " or more" : "") + " (from = [...])\n";
     for (const auto& k : op.params) {
       std::string d = k.def ? k.def->repr() : "required";
       std::string choices;

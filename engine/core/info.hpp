@@ -12,6 +12,6 @@ class Registry;
 std::string check_line(const Graph& g);
 std::string layer_table(const Graph& g);  // name | op | args | output | params | MACs, then totals
 std::string ops_catalogue(const Registry& r);
-std::string node_label(const Node& n);    // the op's key parameters, or ""
+std::string node_label(const Node& n);  // the op's key parameters, or ""
 
 }  // namespace engine

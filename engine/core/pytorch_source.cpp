@@ -26,30 +26,72 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
 
 bool is_identifier(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 const std::set<std::string>& python_keywords() {
-  static const std::set<std::string> words{
-      "False", "None",   "True",  "and",    "as",   "assert", "async",  "await",    "break", "class",  "continue",
-      "def",   "del",    "elif",  "else",   "except", "finally", "for", "from",     "global", "if",    "import",
-      "in",    "is",     "lambda", "nonlocal", "not", "or",    "pass",   "raise",    "return", "try",   "while",
-      "with",  "yield"};
+  static const std::set<std::string> words{"False",  "None",   "True",    "and",      "as",       "assert", "async",
+                                           "await",  "break",  "class",   "continue", "def",      "del",    "elif",
+                                           "else",   "except", "finally", "for",      "from",     "global", "if",
+                                           "import", "in",     "is",      "lambda",   "nonlocal", "not",    "or",
+                                           "pass",   "raise",  "return",  "try",      "while",    "with",   "yield"};
   return words;
 }
 
 // Attributes of nn.Module and nn.Sequential (PyTorch 1.13): a child named like one of them is
 // reached through _modules, since attribute lookup finds the method first.
 const std::set<std::string>& module_attributes() {
-  static const std::set<std::string> names{
-      "T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "children", "cpu", "cuda", "double",
-      "dump_patches", "eval", "extend", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
-      "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict", "modules", "named_buffers",
-      "named_children", "named_modules", "named_parameters", "parameters", "pop", "register_backward_hook",
-      "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-      "register_load_state_dict_post_hook", "register_module", "register_parameter", "requires_grad_",
-      "set_extra_state", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
-      "zero_grad"};
+  static const std::set<std::string> names{"T_destination",
+                                           "add_module",
+                                           "append",
+                                           "apply",
+                                           "bfloat16",
+                                           "buffers",
+                                           "children",
+                                           "cpu",
+                                           "cuda",
+                                           "double",
+                                           "dump_patches",
+                                           "eval",
+                                           "extend",
+                                           "extra_repr",
+                                           "float",
+                                           "forward",
+                                           "get_buffer",
+                                           "get_extra_state",
+                                           "get_parameter",
+                                           "get_submodule",
+                                           "half",
+                                           "insert",
+                                           "ipu",
+                                           "load_state_dict",
+                                           "modules",
+                                           "named_buffers",
+                                           "named_children",
+                                           "named_modules",
+                                           "named_parameters",
+                                           "parameters",
+                                           "pop",
+                                           "register_backward_hook",
+                                           "register_buffer",
+                                           "register_forward_hook",
+                                           "register_forward_pre_hook",
+                                           "register_full_backward_hook",
+                                           "register_load_state_dict_post_hook",
+                                           "register_module",
+                                           "register_parameter",
+                                           "requires_grad_",
+                                           "set_extra_state",
+                                           "share_memory",
+                                           "state_dict",
+                                           "to",
+                                           "to_empty",
+                                           "train",
+                                           "training",
+                                           "type",
+                                           "xpu",
+                                           "zero_grad"};
   return names;
 }
 
@@ -285,9 +327,9 @@ std::string variable(const std::string& name, std::set<std::string>& used) {
   for (char c : name) v += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   if (v.empty() || std::isdigit(static_cast<unsigned char>(v[0]))) v = "_" + v;
   // The input, the module's own names, and builtins a reader would not want shadowed.
-  static const std::set<std::string> taken{"x",   "self", "torch", "nn",  "OrderedDict", "sum",   "input", "max",
-                                           "min", "abs",  "len",   "list", "type",       "range", "map",   "id",
-                                           "all", "any",  "round", "pow",  "iter",       "next",  "zip",   "print"};
+  static const std::set<std::string> taken{"x",   "self", "torch", "nn",   "OrderedDict", "sum",   "input", "max",
+                                           "min", "abs",  "len",   "list", "type",        "range", "map",   "id",
+                                           "all", "any",  "round", "pow",  "iter",        "next",  "zip",   "print"};
   if (python_keywords().count(v) || taken.count(v)) v += "_";
   std::string unique = v;
   for (int k = 2; used.count(unique); ++k) unique = v + "_" + std::to_string(k);
@@ -308,7 +350,7 @@ std::string class_for(const std::vector<Node>& nodes, const std::string& base, C
   std::vector<bool> has_module(items.size(), false);
   for (size_t k = 0; k < items.size(); ++k) {
     const Node& n = *items[k].node;
-    std::string expr = !n.children.empty() ? class_for(n.children, class_base(n), out, false) + "()"
+    std::string expr = !n.children.empty()   ? class_for(n.children, class_base(n), out, false) + "()"
                        : python_op(n).module ? python_op(n).module(n)
                                              : "";
     if (expr.empty()) continue;
@@ -332,7 +374,8 @@ std::string class_for(const std::vector<Node>& nodes, const std::string& base, C
       const Member* c = head != name ? find_member(members, head) : nullptr;
       bool whole = c && c->children.size() <= items.size() - k;
       for (size_t j = 0; whole && j < c->children.size(); ++j)
-        whole = !c->children[j].expr.empty() && has_module[k + j] && items[k + j].node->name == head + "." + c->children[j].name;
+        whole = !c->children[j].expr.empty() && has_module[k + j] &&
+                items[k + j].node->name == head + "." + c->children[j].name;
       if (whole) {
         forward += indent + "x = " + reference(members, head) + "(x)\n";
         k += c->children.size();
@@ -407,26 +450,33 @@ std::string pytorch_source(const Graph& g, const RunData& data, const std::strin
   class_for(g.nodes, "Model", classes, true);
   std::string shape;
   for (int64_t d : g.input) shape += " x " + num(d);
-  std::string head =
-      "\"\"\"" + doc_text(g.name) + (g.title.empty() ? "" : ": " + doc_text(g.title)) + ".\n\nExported by engine " +
-      ENGINE_VERSION + " from " + doc_text(origin) +
-      ".\nGenerated from the validated graph: the module names are the engine's, so weights.pt\n"
-      "(a plain state_dict) loads with strict=True.\n\n"
-      "Input: float32 N" + shape + ", RGB scaled to [0, 1] (the engine resizes other sizes with\n"
-      "cv2.INTER_AREA), then normalised per channel: (x - MEAN) / STD.\n\n"
-      "    import model\n"
-      "    net = model.load()                 # Model with weights.pt, in eval mode\n"
-      "    probabilities = net(x).softmax(1)  # columns in the order of model.classes()\n\n"
-      "python3 model.py --onnx model.onnx writes the model as ONNX and checks it.\n\"\"\"\n"
-      "import json\n"
-      "import os\n" +
-      (classes.ordered_dict ? "from collections import OrderedDict\n" : "") + "\n"
-      "import torch\n"
-      "from torch import nn\n\n"
-      "HERE = os.path.dirname(os.path.abspath(__file__))\n"
-      "INPUT_SHAPE = " + tuple(g.input) + "\n"
-      "MEAN = " + tuple(data.mean) + "\n"
-      "STD = " + tuple(data.std) + "\n\n\n";
+  std::string head = "\"\"\"" + doc_text(g.name) + (g.title.empty() ? "" : ": " + doc_text(g.title)) +
+                     ".\n\nExported by engine " + ENGINE_VERSION + " from " + doc_text(origin) +
+                     ".\nGenerated from the validated graph: the module names are the engine's, so weights.pt\n"
+                     "(a plain state_dict) loads with strict=True.\n\n"
+                     "Input: float32 N" +
+                     shape +
+                     ", RGB scaled to [0, 1] (the engine resizes other sizes with\n"
+                     "cv2.INTER_AREA), then normalised per channel: (x - MEAN) / STD.\n\n"
+                     "    import model\n"
+                     "    net = model.load()                 # Model with weights.pt, in eval mode\n"
+                     "    probabilities = net(x).softmax(1)  # columns in the order of model.classes()\n\n"
+                     "python3 model.py --onnx model.onnx writes the model as ONNX and checks it.\n\"\"\"\n"
+                     "import json\n"
+                     "import os\n" +
+                     (classes.ordered_dict ? "from collections import OrderedDict\n" : "") +
+                     "\n"
+                     "import torch\n"
+                     "from torch import nn\n\n"
+                     "HERE = os.path.dirname(os.path.abspath(__file__))\n"
+                     "INPUT_SHAPE = " +
+                     tuple(g.input) +
+                     "\n"
+                     "MEAN = " +
+                     tuple(data.mean) +
+                     "\n"
+                     "STD = " +
+                     tuple(data.std) + "\n\n\n";
   std::string tail =
       "def load(directory=HERE):\n"
       "    \"\"\"Model() with directory/weights.pt loaded (every key must match), in eval mode.\"\"\"\n"
@@ -438,9 +488,11 @@ std::string pytorch_source(const Graph& g, const RunData& data, const std::strin
       "    with open(os.path.join(directory, \"classes.json\")) as f:\n"
       "        return json.load(f)\n\n\n"
       "def export_onnx(path, directory=HERE):\n"
-      "    \"\"\"Writes the loaded model as ONNX (any batch size); checks it with onnx.checker when onnx is installed.\"\"\"\n"
+      "    \"\"\"Writes the loaded model as ONNX (any batch size); checks it with onnx.checker when onnx is "
+      "installed.\"\"\"\n"
       "    torch.onnx.export(load(directory), torch.zeros(1, *INPUT_SHAPE), path, input_names=[\"images\"],\n"
-      "                      output_names=[\"logits\"], dynamic_axes={\"images\": {0: \"batch\"}, \"logits\": {0: \"batch\"}},\n"
+      "                      output_names=[\"logits\"], dynamic_axes={\"images\": {0: \"batch\"}, \"logits\": {0: "
+      "\"batch\"}},\n"
       "                      opset_version=13)\n"
       "    try:\n"
       "        import onnx\n"

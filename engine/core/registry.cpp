@@ -4,15 +4,24 @@ namespace engine {
 
 const char* op_kind_name(OpKind k) {
   switch (k) {
-    case OpKind::Conv: return "conv";
-    case OpKind::Norm: return "norm";
-    case OpKind::Act: return "act";
-    case OpKind::Pool: return "pool";
-    case OpKind::Linear: return "linear";
-    case OpKind::Merge: return "merge";
-    case OpKind::Reshape: return "reshape";
-    case OpKind::Block: return "block";
-    case OpKind::Stages: return "stages";
+    case OpKind::Conv:
+      return "conv";
+    case OpKind::Norm:
+      return "norm";
+    case OpKind::Act:
+      return "act";
+    case OpKind::Pool:
+      return "pool";
+    case OpKind::Linear:
+      return "linear";
+    case OpKind::Merge:
+      return "merge";
+    case OpKind::Reshape:
+      return "reshape";
+    case OpKind::Block:
+      return "block";
+    case OpKind::Stages:
+      return "stages";
   }
   return "?";
 }

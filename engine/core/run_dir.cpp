@@ -12,8 +12,8 @@ namespace fs = std::filesystem;
 std::string config_hash(const std::string& text) { return hex64(hash_string(text)); }
 
 const std::vector<std::string>& runtime_keys() {
-  static const std::vector<std::string> keys{"train.threads", "train.device", "train.eval_batch_size", "data.root",
-                                             "data.cache", "train.test_tta"};  // test_tta: only engine test
+  static const std::vector<std::string> keys{"train.threads", "train.device",  "train.eval_batch_size", "data.root",
+                                             "data.cache",    "train.test_tta"};  // test_tta: only engine test
   return keys;
 }
 
@@ -88,8 +88,8 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
                         "\nRun with --fresh to start over (the old run is kept as " + dir_.string() +
                         ".prev-N), or with --out DIR to train elsewhere.");
       if (!more.schedule_independent)
-        throw UserError(dir_.string() + " cannot be extended from train.epochs = " + std::to_string(more.from) + " to " +
-                        std::to_string(more.to) + ": its scheduler '" + more.scheduler +
+        throw UserError(dir_.string() + " cannot be extended from train.epochs = " + std::to_string(more.from) +
+                        " to " + std::to_string(more.to) + ": its scheduler '" + more.scheduler +
                         "' spreads the learning-rate decay over train.epochs, so the epochs it trained on a " +
                         std::to_string(more.from) + "-epoch schedule would not match the first epochs of a " +
                         std::to_string(more.to) + "-epoch run. Run with --fresh to train " + std::to_string(more.to) +

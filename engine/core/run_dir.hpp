@@ -36,7 +36,7 @@ inline constexpr const char* samples = "test/samples.png";
 
 // One row of metrics.csv. Accuracies are fractions in [0, 1].
 struct EpochRow {
-  int epoch = 0;  // from 1
+  int epoch = 0;                                                    // from 1
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;  // train_*: running, on augmented batches
   double lr = 0, seconds = 0, img_per_s = 0;
   // The train probe, evaluated like val (eval mode, no augmentation); absent when [train].train_probe
@@ -73,7 +73,7 @@ struct RunResult {
   int64_t val_size = 0;
   double epoch_seconds_mean = 0, total_seconds = 0, train_img_per_s = 0;
   double overhead_fraction_last_epoch = 0;  // time outside forward/backward/step
-  double peak_rss_mb = 0;  // peak resident memory of the processes that trained it (0: not recorded)
+  double peak_rss_mb = 0;                   // peak resident memory of the processes that trained it (0: not recorded)
   std::string device;
   int threads = 0;
   std::string precision, memory_format;
@@ -145,16 +145,15 @@ EpochsExtension epochs_extension(const Value& old_spec, const Value& new_spec);
 // classes in label order and the normalisation the run used ([data].mean/std when given, else
 // the train split's statistics). Written by the runner; read by predict and export.
 struct RunData {
-  std::vector<std::string> wnids;      // label order
-  std::vector<std::string> names;      // short human name per class, from words.txt
-  std::vector<double> mean, std;       // per RGB channel in [0, 1]
+  std::vector<std::string> wnids;  // label order
+  std::vector<std::string> names;  // short human name per class, from words.txt
+  std::vector<double> mean, std;   // per RGB channel in [0, 1]
 };
 
 void write_run_data(const std::filesystem::path& run_dir, const RunData& data);
 
 // nullopt when the run predates data.toml; a malformed file is a UserError naming it.
 std::optional<RunData> read_run_data(const std::filesystem::path& run_dir);
-
 
 class RunDir {
  public:

@@ -1,5 +1,5 @@
-#include "engine/core/run_dir.hpp"
 #include "engine/core/files.hpp"
+#include "engine/core/run_dir.hpp"
 #include "engine/core/spec.hpp"
 
 namespace engine {
@@ -22,9 +22,9 @@ void write_run_data(const fs::path& run_dir, const RunData& data) {
   t.set("names", strings(data.names));
   t.set("mean", numbers(data.mean));
   t.set("std", numbers(data.std));
-  write_file_atomic(run_dir / run_file::data,
-                    "# Classes in label order and the normalisation this run trained with (engine predict, export).\n" +
-                        to_toml(t));
+  write_file_atomic(
+      run_dir / run_file::data,
+      "# Classes in label order and the normalisation this run trained with (engine predict, export).\n" + to_toml(t));
 }
 
 std::optional<RunData> read_run_data(const fs::path& run_dir) {

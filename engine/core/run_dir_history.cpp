@@ -24,9 +24,8 @@ namespace {
 using run_dir_detail::check_fraction;
 // The first kRequired are in every metrics.csv; later ones were appended since (an old file
 // lacks them) and may be empty (not measured).
-const std::array<const char*, 10> kColumns = {"epoch",     "train_loss", "train_acc", "val_loss",
-                                              "val_acc",   "lr",         "seconds",   "img_per_s",
-                                              "train_eval_loss", "train_eval_acc"};
+const std::array<const char*, 10> kColumns = {"epoch", "train_loss", "train_acc", "val_loss",        "val_acc",
+                                              "lr",    "seconds",    "img_per_s", "train_eval_loss", "train_eval_acc"};
 constexpr size_t kRequired = 8;
 constexpr size_t kAbsent = SIZE_MAX;
 
@@ -44,8 +43,7 @@ Columns column_positions(const std::vector<std::string>& header, const fs::path&
   for (size_t c = 0; c < kColumns.size(); ++c) {
     const auto it = std::find(header.begin(), header.end(), kColumns[c]);
     if (it == header.end() && c < kRequired)
-      throw UserError(path.string() + ": header has no column '" + kColumns[c] +
-                      "' (expected " + header_line() + ")");
+      throw UserError(path.string() + ": header has no column '" + kColumns[c] + "' (expected " + header_line() + ")");
     column[c] = it == header.end() ? kAbsent : static_cast<size_t>(it - header.begin());
   }
   return column;
@@ -64,7 +62,8 @@ EpochRow parse_row(const std::vector<std::string>& fields, const Columns& column
   }
   EpochRow row;
   row.epoch = static_cast<int>(*v[0]);
-  double* into[] = {&row.train_loss, &row.train_acc, &row.val_loss, &row.val_acc, &row.lr, &row.seconds, &row.img_per_s};
+  double* into[] = {&row.train_loss, &row.train_acc, &row.val_loss, &row.val_acc,
+                    &row.lr,         &row.seconds,   &row.img_per_s};
   for (size_t c = 1; c < kRequired; ++c) *into[c - 1] = *v[c];
   row.train_eval_loss = v[8];
   row.train_eval_acc = v[9];

@@ -62,10 +62,14 @@ struct is_optional<std::optional<T>> : std::true_type {};
 
 template <class T>
 Value to_value(const T& v) {
-  if constexpr (std::is_same_v<T, std::string>) return Value::of_string(v);
-  else if constexpr (std::is_same_v<T, bool>) return Value::of_bool(v);
-  else if constexpr (std::is_same_v<T, double>) return Value::of_float(v);
-  else return Value::of_int(v);
+  if constexpr (std::is_same_v<T, std::string>)
+    return Value::of_string(v);
+  else if constexpr (std::is_same_v<T, bool>)
+    return Value::of_bool(v);
+  else if constexpr (std::is_same_v<T, double>)
+    return Value::of_float(v);
+  else
+    return Value::of_int(v);
 }
 
 template <class T>
@@ -74,10 +78,14 @@ void from_value(const Value& v, const std::string& key, T& out) {
     typename T::value_type value{};
     from_value(v, key, value);
     out = value;
-  } else if constexpr (std::is_same_v<T, std::string>) out = v.as_string(key);
-  else if constexpr (std::is_same_v<T, bool>) out = v.as_bool(key);
-  else if constexpr (std::is_same_v<T, double>) out = v.as_float(key);  // `total_seconds = 12` is fine too
-  else out = static_cast<T>(v.as_int(key));
+  } else if constexpr (std::is_same_v<T, std::string>)
+    out = v.as_string(key);
+  else if constexpr (std::is_same_v<T, bool>)
+    out = v.as_bool(key);
+  else if constexpr (std::is_same_v<T, double>)
+    out = v.as_float(key);  // `total_seconds = 12` is fine too
+  else
+    out = static_cast<T>(v.as_int(key));
 }
 
 void check_summary(const RunResult& r, const fs::path& path) {
@@ -124,8 +132,10 @@ RunResult RunDir::read_result() const {
   r.epochs_planned = -1;  // absent: as many as were run
   r.complete = true;
   for_each_key(r, [&](const char* key, auto& field, Need need) {
-    if (const Value* v = table.find(key)) from_value(*v, key, field);
-    else if (need == Need::Required) throw UserError(path.string() + ": missing key '" + key + "'");
+    if (const Value* v = table.find(key))
+      from_value(*v, key, field);
+    else if (need == Need::Required)
+      throw UserError(path.string() + ": missing key '" + key + "'");
   });
   if (r.epochs_planned < 0) r.epochs_planned = r.epochs;
   check_summary(r, path);

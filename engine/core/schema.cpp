@@ -8,14 +8,22 @@ namespace engine {
 
 const char* type_name(Type t) {
   switch (t) {
-    case Type::Int: return "integer";
-    case Type::Float: return "number";
-    case Type::Bool: return "boolean";
-    case Type::String: return "string";
-    case Type::IntList: return "integer list";
-    case Type::FloatList: return "number list";
-    case Type::StringList: return "string list";
-    case Type::Table: return "table";
+    case Type::Int:
+      return "integer";
+    case Type::Float:
+      return "number";
+    case Type::Bool:
+      return "boolean";
+    case Type::String:
+      return "string";
+    case Type::IntList:
+      return "integer list";
+    case Type::FloatList:
+      return "number list";
+    case Type::StringList:
+      return "string list";
+    case Type::Table:
+      return "table";
   }
   return "?";
 }
@@ -33,14 +41,12 @@ KeyDef key_float(std::string name, std::optional<double> def, std::string doc, s
 KeyDef key_bool(std::string name, bool def, std::string doc) {
   return KeyDef{std::move(name), Type::Bool, Value::of_bool(def), std::move(doc), {}, {}};
 }
-KeyDef key_string(std::string name, std::optional<std::string> def, std::string doc,
-                  std::vector<std::string> choices) {
+KeyDef key_string(std::string name, std::optional<std::string> def, std::string doc, std::vector<std::string> choices) {
   KeyDef k{std::move(name), Type::String, std::nullopt, std::move(doc), std::move(choices), {}};
   if (def) k.def = Value::of_string(*def);
   return k;
 }
-KeyDef key_ints(std::string name, std::optional<std::vector<int64_t>> def, std::string doc,
-                std::optional<double> min) {
+KeyDef key_ints(std::string name, std::optional<std::vector<int64_t>> def, std::string doc, std::optional<double> min) {
   KeyDef k{std::move(name), Type::IntList, std::nullopt, std::move(doc), {}, min};
   if (def) {
     Value a = Value::array();
@@ -91,12 +97,17 @@ Value finite_float(const Value& v, const std::string& what) {
 // Type-checks one value in place (ints become floats where floats are declared).
 void check_value(Value& v, const KeyDef& k, const std::string& what) {
   switch (k.type) {
-    case Type::Int: v.as_int(what); check_min(v, k, what); break;
+    case Type::Int:
+      v.as_int(what);
+      check_min(v, k, what);
+      break;
     case Type::Float:
       v = finite_float(v, what);
       check_min(v, k, what);
       break;
-    case Type::Bool: v.as_bool(what); break;
+    case Type::Bool:
+      v.as_bool(what);
+      break;
     case Type::String:
       v.as_string(what);
       if (!k.choices.empty() && std::find(k.choices.begin(), k.choices.end(), v.s) == k.choices.end()) {
@@ -113,7 +124,9 @@ void check_value(Value& v, const KeyDef& k, const std::string& what) {
       v.as_floats(what);
       for (auto& item : v.items) item = finite_float(item, what);
       break;
-    case Type::StringList: v.as_strings(what); break;
+    case Type::StringList:
+      v.as_strings(what);
+      break;
     case Type::Table:
       if (!v.is(Value::Kind::Table)) throw SpecError(v.loc, what + " must be a table");
       break;

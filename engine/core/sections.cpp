@@ -31,12 +31,18 @@ Field<S> field(std::string name, M S::*member, std::string doc, std::optional<do
     key = key_floats(std::move(name), def, std::move(doc));
   }
   auto bind = [member, what = key.name](S& into, const Value& v) {
-    if constexpr (std::is_same_v<M, bool>) into.*member = v.as_bool(what);
-    else if constexpr (std::is_integral_v<M>) into.*member = static_cast<M>(v.as_int(what));
-    else if constexpr (std::is_floating_point_v<M>) into.*member = v.as_float(what);
-    else if constexpr (std::is_same_v<M, std::string>) into.*member = v.as_string(what);
-    else if constexpr (std::is_same_v<M, std::vector<std::string>>) into.*member = v.as_strings(what);
-    else into.*member = v.as_floats(what);
+    if constexpr (std::is_same_v<M, bool>)
+      into.*member = v.as_bool(what);
+    else if constexpr (std::is_integral_v<M>)
+      into.*member = static_cast<M>(v.as_int(what));
+    else if constexpr (std::is_floating_point_v<M>)
+      into.*member = v.as_float(what);
+    else if constexpr (std::is_same_v<M, std::string>)
+      into.*member = v.as_string(what);
+    else if constexpr (std::is_same_v<M, std::vector<std::string>>)
+      into.*member = v.as_strings(what);
+    else
+      into.*member = v.as_floats(what);
   };
   return Field<S>{std::move(key), bind};
 }
@@ -83,9 +89,11 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       field("min_lr", &T::min_lr, "cosine scheduler: final learning rate", 0),
       field("label_smoothing", &T::label_smoothing, "CrossEntropyLoss label smoothing", 0),
       field("train_probe", &T::train_probe,
-            "train images (fixed, seeded by data.split_seed) evaluated like val each epoch: train_eval_acc (0: off)", 0),
+            "train images (fixed, seeded by data.split_seed) evaluated like val each epoch: train_eval_acc (0: off)",
+            0),
       field("ema", &T::ema, "decay per step of the weights' moving average, which val and best.pt use (0: off)", 0),
-      field("test_tta", &T::test_tta, "engine test reports flip TTA (mean logits of image and mirror); both are recorded"),
+      field("test_tta", &T::test_tta,
+            "engine test reports flip TTA (mean logits of image and mirror); both are recorded"),
   };
   return fields;
 }
@@ -225,8 +233,10 @@ data::DataConfig data_config(const Value& spec, const std::string& root_override
   data::DataConfig c = bind_section(d, data_fields());
   c.augment = bind_section(*d.find("augment"), augment_fields());
   const char* env = std::getenv("ENGINE_DATA");
-  if (!root_override.empty()) c.root = root_override;
-  else if (env && *env) c.root = env;
+  if (!root_override.empty())
+    c.root = root_override;
+  else if (env && *env)
+    c.root = env;
   if (input_shape.size() != 3 || input_shape[0] != 3)
     throw SpecError(spec.find("input")->find("shape")->loc,
                     "input.shape must be [3, height, width] to train on RGB images");

@@ -90,20 +90,25 @@ std::vector<std::string> Value::keys() const {
 
 const char* kind_name(Value::Kind k) {
   switch (k) {
-    case Value::Kind::Int: return "an integer";
-    case Value::Kind::Float: return "a number";
-    case Value::Kind::Bool: return "a boolean";
-    case Value::Kind::String: return "a string";
-    case Value::Kind::Array: return "an array";
-    case Value::Kind::Table: return "a table";
+    case Value::Kind::Int:
+      return "an integer";
+    case Value::Kind::Float:
+      return "a number";
+    case Value::Kind::Bool:
+      return "a boolean";
+    case Value::Kind::String:
+      return "a string";
+    case Value::Kind::Array:
+      return "an array";
+    case Value::Kind::Table:
+      return "a table";
   }
   return "?";
 }
 
 namespace {
 [[noreturn]] void wrong_kind(const Value& v, const std::string& what, const char* expected) {
-  throw SpecError(v.loc, what + " must be " + expected + ", got " + kind_name(v.kind) +
-                             " (" + v.repr() + ")");
+  throw SpecError(v.loc, what + " must be " + expected + ", got " + kind_name(v.kind) + " (" + v.repr() + ")");
 }
 }  // namespace
 
@@ -136,24 +141,37 @@ auto items_as(const Value& v, const std::string& what, const char* expected, Rea
 }  // namespace
 
 std::vector<int64_t> Value::as_ints(const std::string& what) const {
-  return items_as(*this, what, "an array of integers", [](const Value& x, const std::string& w) { return x.as_int(w); });
+  return items_as(*this, what, "an array of integers",
+                  [](const Value& x, const std::string& w) { return x.as_int(w); });
 }
 std::vector<double> Value::as_floats(const std::string& what) const {
-  return items_as(*this, what, "an array of numbers", [](const Value& x, const std::string& w) { return x.as_float(w); });
+  return items_as(*this, what, "an array of numbers",
+                  [](const Value& x, const std::string& w) { return x.as_float(w); });
 }
 std::vector<std::string> Value::as_strings(const std::string& what) const {
-  return items_as(*this, what, "an array of strings", [](const Value& x, const std::string& w) { return x.as_string(w); });
+  return items_as(*this, what, "an array of strings",
+                  [](const Value& x, const std::string& w) { return x.as_string(w); });
 }
 
 std::string toml_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           char buf[8];
@@ -178,10 +196,14 @@ std::string key_text(const std::string& k) { return bare_key(k) ? k : toml_quote
 
 std::string Value::repr() const {
   switch (kind) {
-    case Kind::Int: return std::to_string(i);
-    case Kind::Float: return toml_float(f);
-    case Kind::Bool: return b ? "true" : "false";
-    case Kind::String: return toml_quote(s);
+    case Kind::Int:
+      return std::to_string(i);
+    case Kind::Float:
+      return toml_float(f);
+    case Kind::Bool:
+      return b ? "true" : "false";
+    case Kind::String:
+      return toml_quote(s);
     case Kind::Array: {
       std::string out = "[";
       for (size_t k = 0; k < items.size(); ++k) out += (k ? ", " : "") + items[k].repr();
@@ -425,9 +447,7 @@ Value parse_toml_file(const fs::path& file) {
   return parse_text(ss.str(), file.string());
 }
 
-Value parse_toml_string(std::string_view text, const std::string& source_name) {
-  return parse_text(text, source_name);
-}
+Value parse_toml_string(std::string_view text, const std::string& source_name) { return parse_text(text, source_name); }
 
 // ---------------------------------------------------------------------------------------------
 // extends, overrides, vars
@@ -458,8 +478,7 @@ void set_use(Value& v, const std::string& use) {
 void apply_override(Value& root, const std::string& assignment) {
   Loc loc{"--set " + assignment};
   auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw SpecError(loc, "expected KEY.PATH=VALUE, e.g. --set train.lr=0.01");
+  if (eq == std::string::npos || eq == 0) throw SpecError(loc, "expected KEY.PATH=VALUE, e.g. --set train.lr=0.01");
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
 
   Value value;
@@ -482,8 +501,8 @@ void apply_override(Value& root, const std::string& assignment) {
       size_t idx = 0;
       auto r = std::from_chars(p.data(), p.data() + p.size(), idx);
       if (r.ec != std::errc() || r.ptr != p.data() + p.size() || idx >= cur->items.size())
-        throw SpecError(loc, "'" + p + "' is not an index of this array (it has " +
-                                 std::to_string(cur->items.size()) + " items)");
+        throw SpecError(
+            loc, "'" + p + "' is not an index of this array (it has " + std::to_string(cur->items.size()) + " items)");
       if (last) cur->items[idx] = value;
       cur = &cur->items[idx];
     } else if (cur->is(Value::Kind::Table)) {

@@ -42,19 +42,20 @@ const std::map<std::string, Builder>& op_builders() {
       {"relu", [](const Node& n) { return built(nn::ReLU(nn::ReLUOptions().inplace(inplace(n)))); }},
       {"leaky_relu",
        [](const Node& n) {
-         return built(
-             nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(n.f("negative_slope")).inplace(inplace(n))));
+         return built(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(n.f("negative_slope")).inplace(inplace(n))));
        }},
       {"elu", [](const Node& n) { return built(nn::ELU(nn::ELUOptions().alpha(n.f("alpha")).inplace(inplace(n)))); }},
       {"gelu", [](const Node& n) { return built(nn::GELU(nn::GELUOptions().approximate(n.s("approximate")))); }},
       {"identity", [](const Node&) { return built(nn::Identity()); }},
       {"maxpool2d",
        [](const Node& n) {
-         return built(nn::MaxPool2d(nn::MaxPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
+         return built(
+             nn::MaxPool2d(nn::MaxPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
        }},
       {"avgpool2d",
        [](const Node& n) {
-         return built(nn::AvgPool2d(nn::AvgPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
+         return built(
+             nn::AvgPool2d(nn::AvgPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
        }},
       {"adaptive_avgpool2d",
        [](const Node& n) {

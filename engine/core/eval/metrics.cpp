@@ -10,16 +10,15 @@ namespace engine::eval {
 ConfusionMatrix confusion_matrix(const std::vector<std::int64_t>& true_labels,
                                  const std::vector<std::int64_t>& pred_labels, int num_classes) {
   if (true_labels.size() != pred_labels.size())
-    throw std::invalid_argument("confusion_matrix: " + std::to_string(true_labels.size()) +
-                                " true labels but " + std::to_string(pred_labels.size()) +
-                                " predictions");
+    throw std::invalid_argument("confusion_matrix: " + std::to_string(true_labels.size()) + " true labels but " +
+                                std::to_string(pred_labels.size()) + " predictions");
   if (num_classes <= 0) throw std::invalid_argument("confusion_matrix: num_classes must be > 0");
   ConfusionMatrix matrix(num_classes, std::vector<std::int64_t>(num_classes, 0));
   for (std::size_t i = 0; i < true_labels.size(); ++i) {
     const auto t = true_labels[i], p = pred_labels[i];
     if (t < 0 || t >= num_classes || p < 0 || p >= num_classes)
-      throw std::invalid_argument("confusion_matrix: label out of range [0, " +
-                                  std::to_string(num_classes) + ") at index " + std::to_string(i));
+      throw std::invalid_argument("confusion_matrix: label out of range [0, " + std::to_string(num_classes) +
+                                  ") at index " + std::to_string(i));
     ++matrix[t][p];
   }
   return matrix;
@@ -66,11 +65,10 @@ Metrics compute_metrics(const ConfusionMatrix& matrix) {
   return m;
 }
 
-std::string classification_report(const Metrics& metrics, const std::vector<std::string>& class_names,
-                                   int digits) {
+std::string classification_report(const Metrics& metrics, const std::vector<std::string>& class_names, int digits) {
   if (class_names.size() != metrics.classes.size())
-    throw std::invalid_argument("classification_report: " + std::to_string(class_names.size()) +
-                                " names for " + std::to_string(metrics.classes.size()) + " classes");
+    throw std::invalid_argument("classification_report: " + std::to_string(class_names.size()) + " names for " +
+                                std::to_string(metrics.classes.size()) + " classes");
   // Layout copied from sklearn: names right-aligned in a column as wide as the longest name
   // (at least "weighted avg"), then four 9-wide columns separated by one space.
   int width = std::max<int>(12, digits);
@@ -79,24 +77,22 @@ std::string classification_report(const Metrics& metrics, const std::vector<std:
   std::string out;
   char line[512];
   auto row = [&](const std::string& name, double p, double r, double f, std::int64_t support) {
-    std::snprintf(line, sizeof line, "%*s  %9.*f %9.*f %9.*f %9lld\n", width, name.c_str(), digits, p,
-                  digits, r, digits, f, static_cast<long long>(support));
+    std::snprintf(line, sizeof line, "%*s  %9.*f %9.*f %9.*f %9lld\n", width, name.c_str(), digits, p, digits, r,
+                  digits, f, static_cast<long long>(support));
     out += line;
   };
-  std::snprintf(line, sizeof line, "%*s  %9s %9s %9s %9s\n\n", width, "", "precision", "recall",
-                "f1-score", "support");
+  std::snprintf(line, sizeof line, "%*s  %9s %9s %9s %9s\n\n", width, "", "precision", "recall", "f1-score", "support");
   out += line;
   for (std::size_t c = 0; c < class_names.size(); ++c) {
     const auto& s = metrics.classes[c];
     row(class_names[c], s.precision, s.recall, s.f1, s.support);
   }
   out += "\n";
-  std::snprintf(line, sizeof line, "%*s  %9s %9s %9.*f %9lld\n", width, "accuracy", "", "", digits,
-                metrics.accuracy, static_cast<long long>(metrics.total));
+  std::snprintf(line, sizeof line, "%*s  %9s %9s %9.*f %9lld\n", width, "accuracy", "", "", digits, metrics.accuracy,
+                static_cast<long long>(metrics.total));
   out += line;
   row("macro avg", metrics.macro.precision, metrics.macro.recall, metrics.macro.f1, metrics.total);
-  row("weighted avg", metrics.weighted.precision, metrics.weighted.recall, metrics.weighted.f1,
-      metrics.total);
+  row("weighted avg", metrics.weighted.precision, metrics.weighted.recall, metrics.weighted.f1, metrics.total);
   return out;
 }
 

@@ -45,8 +45,7 @@ ConfusionMatrix confusion_matrix(const std::vector<std::int64_t>& true_labels,
 Metrics compute_metrics(const ConfusionMatrix& matrix);
 
 // The text table of sklearn.metrics.classification_report (same column widths and rounding).
-std::string classification_report(const Metrics& metrics, const std::vector<std::string>& class_names,
-                                   int digits = 2);
+std::string classification_report(const Metrics& metrics, const std::vector<std::string>& class_names, int digits = 2);
 
 // One standard error of an accuracy p measured on n examples: sqrt(p(1-p)/n); 0 when n <= 0.
 double accuracy_standard_error(double p, std::int64_t n);

@@ -13,8 +13,7 @@ struct Discordant {
 };
 
 // Counts the discordant pairs; the three vectors are per image, in the same order.
-Discordant discordant(const std::vector<int64_t>& labels, const std::vector<int64_t>& a,
-                      const std::vector<int64_t>& b);
+Discordant discordant(const std::vector<int64_t>& labels, const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 
 // Two-sided exact McNemar p-value: P(a result at least as lopsided as b vs c) under
 // Binomial(b + c, 1/2). 1 when there are no discordant pairs.

@@ -61,9 +61,8 @@ void run_gnuplot(const fs::path& dir, const fs::path& script) {
 
   const std::string cd = "cd " + gp_single_quoted(dir.string());
   const std::string script_name = script.filename().string();
-  std::vector<char*> argv = {const_cast<char*>("gnuplot"), const_cast<char*>("-e"),
-                             const_cast<char*>(cd.c_str()), const_cast<char*>(script_name.c_str()),
-                             nullptr};
+  std::vector<char*> argv = {const_cast<char*>("gnuplot"), const_cast<char*>("-e"), const_cast<char*>(cd.c_str()),
+                             const_cast<char*>(script_name.c_str()), nullptr};
   pid_t pid = 0;
   const int spawn_error = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -71,8 +70,7 @@ void run_gnuplot(const fs::path& dir, const fs::path& script) {
   if (spawn_error != 0) {
     close(pipe_fds[0]);
     throw UserError("cannot run gnuplot (" + std::string(strerror(spawn_error)) +
-                    "): install it (Debian: apt-get install gnuplot-nox, see tools/setup) to draw " +
-                    script.string());
+                    "): install it (Debian: apt-get install gnuplot-nox, see tools/setup) to draw " + script.string());
   }
   std::string output;
   char buf[4096];
@@ -91,8 +89,7 @@ void run_gnuplot(const fs::path& dir, const fs::path& script) {
 
 }  // namespace
 
-void line_chart(const fs::path& png_path, const std::vector<Series>& series,
-                const ChartOptions& options) {
+void line_chart(const fs::path& png_path, const std::vector<Series>& series, const ChartOptions& options) {
   if (series.empty()) throw std::invalid_argument("line_chart: no series for " + png_path.string());
   for (const auto& s : series)
     if (s.x.size() != s.y.size())
@@ -128,8 +125,7 @@ void line_chart(const fs::path& png_path, const std::vector<Series>& series,
   gp << "# Drawn by the engine from " << csv_name << ". Restyle here, then rerun from this folder:\n"
      << "#   gnuplot " << gp_name << "\n"
      << "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
-     << "  set terminal pngcairo size " << options.width << "," << options.height
-     << " noenhanced font \"sans,11\"\n"
+     << "  set terminal pngcairo size " << options.width << "," << options.height << " noenhanced font \"sans,11\"\n"
      << "} else {\n"
      << "  set terminal png size " << options.width << "," << options.height << " noenhanced\n"
      << "}\n"
@@ -152,9 +148,9 @@ void line_chart(const fs::path& png_path, const std::vector<Series>& series,
   for (std::size_t i = 0; i < series.size(); ++i) {
     const auto& s = series[i];
     const int color = (s.color >= 0 ? s.color : static_cast<int>(i)) % 10;
-    gp << (i == 0 ? " " + gp_single_quoted(csv_name) : std::string(", \\\n     ''")) << " using 1:"
-       << i + 2 << " with linespoints lw 2 pt 7 ps 0.6 dt " << (s.dashed ? 2 : 1) << " lc rgb \""
-       << kPalette[color] << "\" title " << gp_string(s.name);
+    gp << (i == 0 ? " " + gp_single_quoted(csv_name) : std::string(", \\\n     ''")) << " using 1:" << i + 2
+       << " with linespoints lw 2 pt 7 ps 0.6 dt " << (s.dashed ? 2 : 1) << " lc rgb \"" << kPalette[color]
+       << "\" title " << gp_string(s.name);
   }
   gp << "\n";
   write_file_atomic(dir / gp_name, gp.str());
@@ -251,8 +247,8 @@ void confusion_png(const fs::path& path, const std::vector<std::vector<std::int6
       cv::rectangle(image, cell, cv::Scalar(200, 200, 200), 1);
       const std::string count = std::to_string(matrix[r][c]);
       const cv::Scalar text = share > 0.5 ? cv::Scalar(255, 255, 255) : ink;
-      cv::putText(image, count, {cell.x + (kCell - text_width(count, kCountScale)) / 2, cell.y + kCell / 2 + 6},
-                  kFont, kCountScale, text, 1, cv::LINE_AA);
+      cv::putText(image, count, {cell.x + (kCell - text_width(count, kCountScale)) / 2, cell.y + kCell / 2 + 6}, kFont,
+                  kCountScale, text, 1, cv::LINE_AA);
     }
   }
   // Outline the diagonal: the correct predictions.
@@ -309,8 +305,8 @@ void samples_png(const fs::path& path, const std::vector<cv::Mat>& rgb_images,
     const int text_y = y + kSampleTile + kCaptionLine - 4;
     const int pred_thickness = correct ? 1 : 2;  // wrong predictions in bold red
     cv::putText(sheet, fit("true: ", true_names[i], 1), {x, text_y}, kFont, kCaptionScale, ink, 1, cv::LINE_AA);
-    cv::putText(sheet, fit("pred: ", pred_names[i], pred_thickness), {x, text_y + kCaptionLine}, kFont,
-                kCaptionScale, mark, pred_thickness, cv::LINE_AA);
+    cv::putText(sheet, fit("pred: ", pred_names[i], pred_thickness), {x, text_y + kCaptionLine}, kFont, kCaptionScale,
+                mark, pred_thickness, cv::LINE_AA);
   }
   write_png(path, sheet);
 }

@@ -30,26 +30,23 @@ struct ChartOptions {
 // <stem>.gp (reads that CSV by its file name; rerun with `gnuplot <stem>.gp` from that folder) and
 // <stem>.png, where <stem> is png_path without its extension. Throws engine::UserError when
 // gnuplot is not installed or fails (with gnuplot's message).
-void line_chart(const std::filesystem::path& png_path, const std::vector<Series>& series,
-                const ChartOptions& options);
+void line_chart(const std::filesystem::path& png_path, const std::vector<Series>& series, const ChartOptions& options);
 
 #ifdef ENGINE_HAVE_OPENCV  // lean builds without OpenCV (GPU hosts) write no test figures
 // Heatmap of a K x K confusion matrix (rows = true, columns = predicted) with the count in every
 // cell, shaded by the share of its row. Image size: see confusion_png_size.
-void confusion_png(const std::filesystem::path& path,
-                   const std::vector<std::vector<std::int64_t>>& matrix,
+void confusion_png(const std::filesystem::path& path, const std::vector<std::vector<std::int64_t>>& matrix,
                    const std::vector<std::string>& class_names);
 cv::Size confusion_png_size(const std::vector<std::string>& class_names);
 
 // A grid of test images, each enlarged to kSampleTile x kSampleTile (nearest neighbour, so pixels
 // stay visible) and captioned "true: X" / "pred: Y": green caption and border when right (the two
-// names are equal), bold red when wrong. Images are cv::Mat CV_8UC3 in RGB order (as the data pipeline decodes them), any size.
-// kSampleColumns per row; image size: see samples_png_size.
+// names are equal), bold red when wrong. Images are cv::Mat CV_8UC3 in RGB order (as the data pipeline decodes them),
+// any size. kSampleColumns per row; image size: see samples_png_size.
 constexpr int kSampleTile = 192;
 constexpr int kSampleColumns = 5;
 void samples_png(const std::filesystem::path& path, const std::vector<cv::Mat>& rgb_images,
-                 const std::vector<std::string>& true_names,
-                 const std::vector<std::string>& pred_names);
+                 const std::vector<std::string>& true_names, const std::vector<std::string>& pred_names);
 cv::Size samples_png_size(std::size_t image_count);
 #endif
 

@@ -105,8 +105,7 @@ std::string format_duration(double seconds) {
   else if (s < 3600)
     std::snprintf(buf, sizeof buf, "%ld min %02ld s", s / 60, s % 60);
   else
-    std::snprintf(buf, sizeof buf, "%ld h %02ld min", std::lround(seconds / 60) / 60,
-                  std::lround(seconds / 60) % 60);
+    std::snprintf(buf, sizeof buf, "%ld h %02ld min", std::lround(seconds / 60) / 60, std::lround(seconds / 60) % 60);
   return buf;
 }
 

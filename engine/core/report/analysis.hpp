@@ -29,11 +29,11 @@ enum class Trend {
 
 struct StageFindings {
   std::size_t winner = 0;
-  std::optional<std::size_t> runner_up;  // second-best by the same ordering
-  double margin = 0;                     // winner's best val acc − runner-up's, as a fraction
-  double standard_error = 0;             // sqrt(p(1-p)/n), p = winner's best val acc, n = its val_size
-  bool beyond_noise = false;             // margin > one standard error
-  std::vector<std::size_t> within_noise;  // other runs whose best is within one SE of the winner
+  std::optional<std::size_t> runner_up;         // second-best by the same ordering
+  double margin = 0;                            // winner's best val acc − runner-up's, as a fraction
+  double standard_error = 0;                    // sqrt(p(1-p)/n), p = winner's best val acc, n = its val_size
+  bool beyond_noise = false;                    // margin > one standard error
+  std::vector<std::size_t> within_noise;        // other runs whose best is within one SE of the winner
   std::vector<std::optional<int>> convergence;  // per run, see convergence_epoch
   std::vector<double> gap;                      // per run: train acc − val acc at the best epoch
   Trend gap_trend = Trend::kNotApplicable;      // gap vs params

@@ -107,15 +107,17 @@ std::string why_winner(const std::vector<Variant>& v, const StageDecision& d) {
   out += " The paired test cannot tell it from " + list + " at 5 %: a tie";
   if (d.winner == d.leader) return out + ", and " + leader + " is also the cheapest of them, so it goes on.";
   const VariantStats &w = d.stats[d.winner], &l = d.stats[d.leader];
-  std::string cheaper = w.macs < l.macs       ? fmt::format("{:.1f}M vs {:.1f}M MACs", w.macs / 1e6, l.macs / 1e6)
-                        : w.params < l.params ? "fewer parameters (" + format_params(w.params) + " vs " + format_params(l.params) + ")"
-                                              : fmt::format("a shorter epoch ({:.1f} s vs {:.1f} s)", w.epoch_seconds, l.epoch_seconds);
+  std::string cheaper = w.macs < l.macs ? fmt::format("{:.1f}M vs {:.1f}M MACs", w.macs / 1e6, l.macs / 1e6)
+                        : w.params < l.params
+                            ? "fewer parameters (" + format_params(w.params) + " vs " + format_params(l.params) + ")"
+                            : fmt::format("a shorter epoch ({:.1f} s vs {:.1f} s)", w.epoch_seconds, l.epoch_seconds);
   return out + ", which goes to the cheaper " + v[d.winner].name + " (" + cheaper + ").";
 }
 }  // namespace
 
 std::string decision_markdown(const std::string& stage, const std::vector<Variant>& v, const StageDecision& d) {
-  std::string md = "### Stage " + stage + " over seeds\n\n"
+  std::string md = "### Stage " + stage +
+                   " over seeds\n\n"
                    "| Variant | Configuration | Params | MACs | Best val | Mean of last 5 epochs | Epoch | "
                    "Only leader right / only this right | Verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
   for (size_t k = 0; k < v.size(); ++k) {

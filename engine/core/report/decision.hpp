@@ -45,8 +45,7 @@ StageDecision decide_stage(const std::vector<Variant>& variants);
 
 // The stage as Markdown: one row per variant (mean ± sd over seeds, the paired test against
 // the leader, the verdict) and the sentence that says who goes on and why.
-std::string decision_markdown(const std::string& stage, const std::vector<Variant>& variants,
-                              const StageDecision& d);
+std::string decision_markdown(const std::string& stage, const std::vector<Variant>& variants, const StageDecision& d);
 
 // Mean val accuracy of the last `n` epochs of a run (fewer when it has fewer).
 double last_epochs_mean(const std::vector<EpochRow>& history, size_t n = 5);

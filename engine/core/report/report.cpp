@@ -96,8 +96,7 @@ std::vector<eval::Series> loss_series(const std::vector<RunResult>& runs) {
 
 std::string summary_row(const std::string& stage, const RunResult& run, bool winner) {
   std::string config = cell(run.title);
-  if (!run.complete)
-    config += fmt::format(" *(incomplete: {} of {} epochs)*", run.epochs, run.epochs_planned);
+  if (!run.complete) config += fmt::format(" *(incomplete: {} of {} epochs)*", run.epochs, run.epochs_planned);
   return fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", cell(stage),
                      winner ? "**" + cell(run.name) + "**" : cell(run.name), config, format_params(run.params),
                      format_percent(run.best_val_acc), format_percent(run.train_acc_at_best),
@@ -116,29 +115,31 @@ std::string stage_conclusions(const StageSpec& stage, const std::vector<RunResul
     const RunResult& r = runs[*f.runner_up];
     const bool tie = f.margin <= 1e-9;
     if (tie)
-      out << fmt::format("- **Winner: {}** by the tie-break: it ties {} at {} best val accuracy and has fewer "
-                         "params ({} vs {}).\n",
-                         w.name, r.name, format_percent(w.best_val_acc), format_params(w.params),
-                         format_params(r.params));
+      out << fmt::format(
+          "- **Winner: {}** by the tie-break: it ties {} at {} best val accuracy and has fewer "
+          "params ({} vs {}).\n",
+          w.name, r.name, format_percent(w.best_val_acc), format_params(w.params), format_params(r.params));
     else
-      out << fmt::format("- **Winner: {}** with {} best val accuracy (epoch {}), {} ahead of the runner-up {} "
-                         "({}).\n",
-                         w.name, format_percent(w.best_val_acc), w.best_epoch, format_points(f.margin), r.name,
-                         format_percent(r.best_val_acc));
+      out << fmt::format(
+          "- **Winner: {}** with {} best val accuracy (epoch {}), {} ahead of the runner-up {} "
+          "({}).\n",
+          w.name, format_percent(w.best_val_acc), w.best_epoch, format_points(f.margin), r.name,
+          format_percent(r.best_val_acc));
     const auto [margin, se] = points_pair(f.margin, f.standard_error);
     if (f.beyond_noise)
-      out << fmt::format("- Beyond noise (margin {} > 1 SE = {}, from {} val images): {} is ahead of every "
-                         "other variant by more than one standard error.\n",
-                         margin, se, w.val_size, w.name);
+      out << fmt::format(
+          "- Beyond noise (margin {} > 1 SE = {}, from {} val images): {} is ahead of every "
+          "other variant by more than one standard error.\n",
+          margin, se, w.val_size, w.name);
     else
-      out << fmt::format("- Within noise (margin {} {} 1 SE = {}, from {} val images): {} and {} are not "
-                         "distinguishable on this val set.\n",
-                         margin, f.margin < f.standard_error ? "<" : "=", se, w.val_size, w.name, r.name);
+      out << fmt::format(
+          "- Within noise (margin {} {} 1 SE = {}, from {} val images): {} and {} are not "
+          "distinguishable on this val set.\n",
+          margin, f.margin < f.standard_error ? "<" : "=", se, w.val_size, w.name, r.name);
     std::vector<std::string> others;
     for (auto i : f.within_noise)
       if (i != *f.runner_up) others.push_back(runs[i].name);
-    if (!others.empty())
-      out << fmt::format("- Also within one SE of the winner: {}.\n", join_words(others));
+    if (!others.empty()) out << fmt::format("- Also within one SE of the winner: {}.\n", join_words(others));
   }
 
   std::vector<std::string> items;
@@ -168,13 +169,19 @@ std::string stage_conclusions(const StageSpec& stage, const std::vector<RunResul
   const std::string with = stage.varies == "depth" ? "depth (params)" : "params";
   std::string trend;
   switch (f.gap_trend) {
-    case Trend::kIncreasing: trend = "; it grows monotonically with " + with; break;
-    case Trend::kDecreasing: trend = "; it shrinks monotonically with " + with; break;
-    case Trend::kMixed: trend = "; no monotonic trend with " + with; break;
-    case Trend::kNotApplicable: break;
+    case Trend::kIncreasing:
+      trend = "; it grows monotonically with " + with;
+      break;
+    case Trend::kDecreasing:
+      trend = "; it shrinks monotonically with " + with;
+      break;
+    case Trend::kMixed:
+      trend = "; no monotonic trend with " + with;
+      break;
+    case Trend::kNotApplicable:
+      break;
   }
-  out << "- Overfitting gap (train − val accuracy at the best epoch): "
-      << join_words(items) << trend << ".\n";
+  out << "- Overfitting gap (train − val accuracy at the best epoch): " << join_words(items) << trend << ".\n";
 
   items.clear();
   double stage_seconds = 0;
@@ -200,8 +207,7 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
   const RunDir dir(run_dir);
   const RunResult run = dir.read_result();
   std::ostringstream out;
-  out << "## Final model: " << run.name << "\n\n"
-      << fmt::format("{}; {} params", run.title, format_params(run.params));
+  out << "## Final model: " << run.name << "\n\n" << fmt::format("{}; {} params", run.title, format_params(run.params));
   if (!run.graph.empty()) out << "; graph `" << run.graph << "`";
   out << ".\n\n";
 
@@ -213,11 +219,11 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
     const auto file = dir.read_test_metrics();
     const auto& m = file.metrics;
     const double se = eval::accuracy_standard_error(m.accuracy, m.total);
-    out << fmt::format("- Test accuracy **{}** on {} images (1 SE = {}); best val accuracy was {} (epoch {}), "
-                       "so test is {} {}.\n",
-                       format_percent(m.accuracy), m.total, format_points(se), format_percent(run.best_val_acc),
-                       run.best_epoch, format_points(std::abs(m.accuracy - run.best_val_acc)),
-                       m.accuracy >= run.best_val_acc ? "higher" : "lower");
+    out << fmt::format(
+        "- Test accuracy **{}** on {} images (1 SE = {}); best val accuracy was {} (epoch {}), "
+        "so test is {} {}.\n",
+        format_percent(m.accuracy), m.total, format_points(se), format_percent(run.best_val_acc), run.best_epoch,
+        format_points(std::abs(m.accuracy - run.best_val_acc)), m.accuracy >= run.best_val_acc ? "higher" : "lower");
     out << fmt::format("- Macro F1 {:.3f}, weighted F1 {:.3f}.\n", m.macro.f1, m.weighted.f1);
     if (!m.classes.empty()) {
       std::size_t best = 0, worst = 0;
@@ -236,8 +242,8 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
         for (std::size_t c = 0; c < confusion.matrix.size(); ++c)
           if (r != c && confusion.matrix[r][c] > most) most = confusion.matrix[r][c], from = r, to = c;
       if (most > 0) {
-        const auto row_total = std::accumulate(confusion.matrix[from].begin(), confusion.matrix[from].end(),
-                                               std::int64_t{0});
+        const auto row_total =
+            std::accumulate(confusion.matrix[from].begin(), confusion.matrix[from].end(), std::int64_t{0});
         out << fmt::format("- Most frequent confusion: {} predicted as {} ({} of {} test images of {}).\n",
                            confusion.class_names[from], confusion.class_names[to], most, row_total,
                            confusion.class_names[from]);
@@ -280,9 +286,7 @@ const char* const kMethod = R"(## How the conclusions are computed
 
 }  // namespace
 
-fs::path figures_dir(const fs::path& out_md) {
-  return out_md.parent_path() / (out_md.stem().string() + "_figures");
-}
+fs::path figures_dir(const fs::path& out_md) { return out_md.parent_path() / (out_md.stem().string() + "_figures"); }
 
 void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
                   const std::optional<fs::path>& final_run, const ReportOptions& options) {
@@ -309,8 +313,7 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
     for (const auto& run : runs) {
       if (!seen.insert(fs::weakly_canonical(run.dir)).second) continue;
       total_seconds += run.total_seconds;
-      if (!run.device.empty())
-        setups.insert(fmt::format("{}, {} threads, {}", run.device, run.threads, run.precision));
+      if (!run.device.empty()) setups.insert(fmt::format("{}, {} threads, {}", run.device, run.threads, run.precision));
     }
   if (final_run && !seen.count(fs::weakly_canonical(*final_run))) {
     total_seconds += RunDir(*final_run).read_result().total_seconds;

@@ -14,7 +14,7 @@ struct StageSpec {
   std::string name;                         // e.g. "3.1" or "Baseline"
   std::string title;                        // what the stage compares, e.g. "width"
   std::vector<std::filesystem::path> runs;  // run directories (runs/<name>)
-  std::string varies;  // optional: "depth" words the gap trend "with depth"; else "with params"
+  std::string varies;                       // optional: "depth" words the gap trend "with depth"; else "with params"
 };
 
 struct ReportOptions {
@@ -30,8 +30,7 @@ std::filesystem::path figures_dir(const std::filesystem::path& out_md);
 // report folder is self-contained). A run directory that cannot be read is an engine::UserError;
 // a figure gnuplot cannot draw is logged and noted in the report instead.
 void write_report(const std::filesystem::path& out_md, const std::vector<StageSpec>& stages,
-                  const std::optional<std::filesystem::path>& final_run,
-                  const ReportOptions& options = {});
+                  const std::optional<std::filesystem::path>& final_run, const ReportOptions& options = {});
 
 // A run's own curves: <dir>/accuracy.png (train and val accuracy per epoch) and <dir>/loss.png,
 // each with its .csv and .gp. For the runner, after each epoch or at the end.

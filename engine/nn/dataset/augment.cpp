@@ -7,8 +7,8 @@
 
 #include <ATen/Parallel.h>
 
-#include "engine/nn/dataset/seeded.hpp"
 #include "engine/core/error.hpp"
+#include "engine/nn/dataset/seeded.hpp"
 
 namespace engine::data {
 namespace {
@@ -19,7 +19,7 @@ struct ImagePlan {
   int top = 0, left = 0;  // crop offset inside the padded image, in [0, 2p]
   bool mirror = false;
   bool jitter = false;
-  float colour[9] = {};   // x' = colour * x + shift * (mean grey of x), per pixel
+  float colour[9] = {};  // x' = colour * x + shift * (mean grey of x), per pixel
   float shift = 0;
   int erase_top = 0, erase_bottom = 0, erase_left = 0, erase_right = 0;  // empty when top == bottom
 };
@@ -40,7 +40,8 @@ ImagePlan draw_plan(int64_t row, const AugmentConfig& augment, int height, int w
     const double b = uniform(rng, low, high), c = uniform(rng, low, high), t = uniform(rng, low, high);
     plan.jitter = true;
     for (int out = 0; out < 3; ++out)
-      for (int in = 0; in < 3; ++in) plan.colour[out * 3 + in] = float(c * b * ((out == in ? t : 0) + (1 - t) * kLuma[in]));
+      for (int in = 0; in < 3; ++in)
+        plan.colour[out * 3 + in] = float(c * b * ((out == in ? t : 0) + (1 - t) * kLuma[in]));
     plan.shift = float((1 - c) * b);
   }
   if (augment.erasing > 0 && uniform01(rng) < augment.erasing) {
@@ -80,7 +81,8 @@ void crop(const uint8_t* image, uint8_t* out, const ImagePlan& plan, int padding
         std::memset(to, 0, first);
         std::memcpy(to + first, from + first + dx, last - first);
         std::memset(to + last, 0, width - last);
-      } else {  // mirrored: output x shows crop column width - 1 - x, so the image lands in [width - last, width - first)
+      } else {  // mirrored: output x shows crop column width - 1 - x, so the image lands in [width - last, width -
+                // first)
         std::memset(to, 0, width - last);
         for (int x = width - last; x < width - first; ++x) to[x] = from[width - 1 - x + dx];
         std::memset(to + width - first, 0, first);
@@ -103,12 +105,12 @@ void jitter(uint8_t* image, const ImagePlan& plan, int64_t pixels) {
   uint8_t* __restrict r = image;
   uint8_t* __restrict g = image + pixels;
   uint8_t* __restrict b = image + 2 * pixels;
-  const double grey = (kLuma[0] * plane_sum(r, pixels) + kLuma[1] * plane_sum(g, pixels) +
-                       kLuma[2] * plane_sum(b, pixels)) / double(pixels);
+  const double grey =
+      (kLuma[0] * plane_sum(r, pixels) + kLuma[1] * plane_sum(g, pixels) + kLuma[2] * plane_sum(b, pixels)) /
+      double(pixels);
   const float shift = plan.shift * float(grey) + 0.5f;  // + 0.5: round when truncating
-  const float m0 = plan.colour[0], m1 = plan.colour[1], m2 = plan.colour[2], m3 = plan.colour[3],
-              m4 = plan.colour[4], m5 = plan.colour[5], m6 = plan.colour[6], m7 = plan.colour[7],
-              m8 = plan.colour[8];
+  const float m0 = plan.colour[0], m1 = plan.colour[1], m2 = plan.colour[2], m3 = plan.colour[3], m4 = plan.colour[4],
+              m5 = plan.colour[5], m6 = plan.colour[6], m7 = plan.colour[7], m8 = plan.colour[8];
   for (int64_t i = 0; i < pixels; ++i) {
     const float x0 = r[i], x1 = g[i], x2 = b[i];
     r[i] = uint8_t(int(std::min(std::max(m0 * x0 + m1 * x1 + m2 * x2 + shift, 0.f), 255.f)));
@@ -120,7 +122,8 @@ void jitter(uint8_t* image, const ImagePlan& plan, int64_t pixels) {
 void erase(uint8_t* image, const ImagePlan& plan, const uint8_t fill[3], int height, int width) {
   for (int c = 0; c < 3; ++c)
     for (int y = plan.erase_top; y < plan.erase_bottom; ++y)
-      std::memset(image + (int64_t(c) * height + y) * width + plan.erase_left, fill[c], plan.erase_right - plan.erase_left);
+      std::memset(image + (int64_t(c) * height + y) * width + plan.erase_left, fill[c],
+                  plan.erase_right - plan.erase_left);
 }
 
 // (x / 255 - m) / s  =  x * (1 / (255 s)) + (-m / s), per channel.
@@ -160,9 +163,9 @@ void check_augment(const AugmentConfig& augment) {
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64_t>& rows, const AugmentConfig& augment,
                             const std::vector<double>& mean, const std::vector<double>& std, std::mt19937_64& rng,
                             torch::ScalarType out_type, std::pair<int64_t, int64_t> keep) {
-  TORCH_CHECK(images.device().is_cpu() && images.scalar_type() == torch::kUInt8 && images.dim() == 4 &&
-                  images.size(1) == 3,
-              "augment_batch: expects uint8 N x 3 x H x W images on the CPU, got ", images.sizes());
+  TORCH_CHECK(
+      images.device().is_cpu() && images.scalar_type() == torch::kUInt8 && images.dim() == 4 && images.size(1) == 3,
+      "augment_batch: expects uint8 N x 3 x H x W images on the CPU, got ", images.sizes());
   TORCH_CHECK(out_type == torch::kUInt8 || out_type == torch::kFloat32, "augment_batch: uint8 or float32 out");
   const torch::Tensor source = images.contiguous();
   const int height = int(source.size(2)), width = int(source.size(3));

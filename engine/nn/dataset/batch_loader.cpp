@@ -7,9 +7,9 @@
 
 #include <malloc.h>
 
+#include "engine/core/error.hpp"
 #include "engine/nn/dataset/augment.hpp"
 #include "engine/nn/dataset/seeded.hpp"
-#include "engine/core/error.hpp"
 
 namespace engine::data {
 
@@ -76,10 +76,10 @@ Batch BatchLoader::batch(int64_t index) const {
 void keep_freed_memory_for_reuse() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // glibc hands large blocks straight back to the kernel when they are freed, so every batch
-    // (and every activation of a training step) faults its pages in again, which can cost more
-    // than the batch's own work (notably in VMs). Keep blocks up to 32 MiB (glibc's upper limit
-    // for this setting) in the heap and trim it only past 512 MiB of free memory.
+  // glibc hands large blocks straight back to the kernel when they are freed, so every batch
+  // (and every activation of a training step) faults its pages in again, which can cost more
+  // than the batch's own work (notably in VMs). Keep blocks up to 32 MiB (glibc's upper limit
+  // for this setting) in the heap and trim it only past 512 MiB of free memory.
 #ifdef M_MMAP_THRESHOLD
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);

@@ -45,7 +45,9 @@ class Writer {
     checksum_ = mix_seed({checksum_, hash_bytes(data, size)});
   }
   template <class T>
-  void body_value(T value) { body(&value, sizeof value); }
+  void body_value(T value) {
+    body(&value, sizeof value);
+  }
   void align() {
     static const char zeros[kAlignment] = {};
     header(zeros, (kAlignment - offset_ % kAlignment) % kAlignment);
@@ -98,7 +100,8 @@ class Cursor {
   uint64_t left() const { return mapping_->size - offset_; }
   uint64_t checksum() const { return checksum_; }
   torch::Tensor tensor(uint8_t* data, torch::IntArrayRef sizes, torch::ScalarType type) const {
-    return torch::from_blob(data, sizes, [keep = mapping_](void*) {}, torch::TensorOptions().dtype(type));
+    return torch::from_blob(
+        data, sizes, [keep = mapping_](void*) {}, torch::TensorOptions().dtype(type));
   }
 
  private:

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <new>
 #include <thread>
 
@@ -59,9 +59,12 @@ Result decode_one(const std::string& path, int height, int width, bool resize, u
   Result r;
   switch (stb::decode_rgb_planes(bytes.data(), bytes.size(), height, width, resize, rgb_planes, r.file_height,
                                  r.file_width)) {
-    case stb::Decoded::corrupt: return {Outcome::corrupt};
-    case stb::Decoded::wrong_size: return {Outcome::wrong_size, r.file_height, r.file_width};
-    case stb::Decoded::ok: break;
+    case stb::Decoded::corrupt:
+      return {Outcome::corrupt};
+    case stb::Decoded::wrong_size:
+      return {Outcome::wrong_size, r.file_height, r.file_width};
+    case stb::Decoded::ok:
+      break;
   }
 #else
   cv::Mat bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);  // grayscale comes back as 3 equal channels
@@ -74,8 +77,7 @@ Result decode_one(const std::string& path, int height, int width, bool resize, u
   }
   // Split BGR straight into the tensor's R, G, B planes: B goes to plane 2, R to plane 0.
   cv::Mat planes[3] = {cv::Mat(height, width, CV_8U, rgb_planes + 2 * plane),
-                       cv::Mat(height, width, CV_8U, rgb_planes + plane),
-                       cv::Mat(height, width, CV_8U, rgb_planes)};
+                       cv::Mat(height, width, CV_8U, rgb_planes + plane), cv::Mat(height, width, CV_8U, rgb_planes)};
   cv::split(bgr, planes);
 #endif
   for (size_t c = 0; c < 3; ++c) {
@@ -102,7 +104,8 @@ torch::Tensor empty_on_huge_pages(torch::IntArrayRef sizes) {
 #ifdef MADV_HUGEPAGE
   ::madvise(data, bytes, MADV_HUGEPAGE);  // only a hint: without it we get small pages
 #endif
-  return torch::from_blob(data, sizes, [](void* p) { std::free(p); }, torch::kUInt8);
+  return torch::from_blob(
+      data, sizes, [](void* p) { std::free(p); }, torch::kUInt8);
 }
 
 }  // namespace

@@ -13,12 +13,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include "engine/core/error.hpp"
+#include "engine/core/memory.hpp"
 #include "engine/nn/dataset/augment.hpp"
 #include "engine/nn/dataset/cache.hpp"
 #include "engine/nn/dataset/decode.hpp"
 #include "engine/nn/dataset/seeded.hpp"
-#include "engine/core/error.hpp"
-#include "engine/core/memory.hpp"
 
 namespace engine::data {
 namespace {
@@ -35,8 +35,9 @@ std::string trim(const std::string& text) {
 
 fs::path checked_root(const std::string& root) {
   if (root.empty())
-    throw UserError("data.root is not set; point it at a Tiny ImageNet folder (tools/get-data puts one in "
-                    "data/tiny-imagenet-200)");
+    throw UserError(
+        "data.root is not set; point it at a Tiny ImageNet folder (tools/get-data puts one in "
+        "data/tiny-imagenet-200)");
   const fs::path path = fs::absolute(root).lexically_normal();
   if (!fs::is_directory(path))
     throw UserError("data root " + in_quotes(path) + " does not exist; run tools/get-data to fetch Tiny ImageNet");
@@ -44,8 +45,8 @@ fs::path checked_root(const std::string& root) {
     throw UserError(in_quotes(path / "wnids.txt") + " not found: " + in_quotes(path) +
                     " is not a Tiny ImageNet root (wnids.txt, words.txt, train/, val/)");
   if (!fs::is_regular_file(path / "val" / "val_annotations.txt"))
-    throw UserError(in_quotes(path / "val" / "val_annotations.txt") + " not found: the test split of " + in_quotes(path) +
-                    " needs the official val/ folder");
+    throw UserError(in_quotes(path / "val" / "val_annotations.txt") + " not found: the test split of " +
+                    in_quotes(path) + " needs the official val/ folder");
   return path;
 }
 
@@ -63,8 +64,8 @@ std::vector<std::string> choose_classes(const DataConfig& config, const fs::path
     return config.classes;
   }
   if (available.size() < size_t(config.num_classes))
-    throw UserError(wnids_txt + " lists " + std::to_string(available.size()) + " classes, fewer than data.num_classes = " +
-                    std::to_string(config.num_classes));
+    throw UserError(wnids_txt + " lists " + std::to_string(available.size()) +
+                    " classes, fewer than data.num_classes = " + std::to_string(config.num_classes));
   std::vector<std::string> chosen = available;
   std::mt19937_64 rng(mix_seed({config.class_seed}));
   seeded_shuffle(chosen, rng);
@@ -117,8 +118,8 @@ void list_train_val(const DataConfig& config, const fs::path& root, TinyImageNet
     const std::string& wnid = out.wnids[label];
     const fs::path folder = root / "train" / wnid / "images";
     if (!fs::is_directory(folder))
-      throw UserError(in_quotes(folder) + " not found: class '" + wnid + "' is listed in " + in_quotes(root / "wnids.txt") +
-                      " but has no train images");
+      throw UserError(in_quotes(folder) + " not found: class '" + wnid + "' is listed in " +
+                      in_quotes(root / "wnids.txt") + " but has no train images");
     std::vector<std::string> files;
     for (const auto& entry : fs::directory_iterator(folder))
       if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path().string());
@@ -204,8 +205,8 @@ DecodedSplits decode_splits(const DataConfig& config, const TinyImageNetFiles& f
   size_t start = 0;
   std::array<double, 6> train_sums{};
   int64_t train_pixels = 0;
-  for (auto [list, split] : {std::pair{&files.train, &out.train}, std::pair{&files.val, &out.val},
-                             std::pair{&files.test, &out.test}}) {
+  for (auto [list, split] :
+       {std::pair{&files.train, &out.train}, std::pair{&files.val, &out.val}, std::pair{&files.test, &out.test}}) {
     std::vector<int64_t> rows;
     for (size_t i = start; i < start + list->files.size(); ++i) {
       if (!keep[i]) continue;

@@ -82,18 +82,20 @@ void load_checked(torch::nn::Module& m, torch::serialize::InputArchive& a, const
   why = why.substr(0, why.find('\n'));
   if (why.size() > 200) why = why.substr(0, 200) + "...";
   const std::string dir = path.parent_path().string();
-  const std::string fix =
-      path.filename() == run_file::last
-          ? "Delete it to train this run again from epoch 1 in " + dir + ", or run with --fresh to keep the run "
-            "aside as " + dir + ".prev-N and start over."
-          : "Retrain with engine run --fresh (the run is kept aside as " + dir + ".prev-N).";
+  const std::string fix = path.filename() == run_file::last
+                              ? "Delete it to train this run again from epoch 1 in " + dir +
+                                    ", or run with --fresh to keep the run "
+                                    "aside as " +
+                                    dir + ".prev-N and start over."
+                              : "Retrain with engine run --fresh (the run is kept aside as " + dir + ".prev-N).";
   throw UserError(path.string() + ": truncated or corrupt checkpoint (" + why + "). " + fix);
 }
 }  // namespace
 
 CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                Ema* ema) {
-  if (!fs::exists(path)) throw UserError(path.string() + ": no such checkpoint (has the graph been trained? engine run FILE)");
+  if (!fs::exists(path))
+    throw UserError(path.string() + ": no such checkpoint (has the graph been trained? engine run FILE)");
   torch::serialize::InputArchive archive, weights;
   CheckpointInfo info;
   // Onto the model's device (the CPU on a CPU host): a GPU run's checkpoint resumes or is
@@ -119,8 +121,10 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     for_each_checkpoint_key(info, [&](const char* key, auto& field) {
       c10::IValue v;
       if (!archive.try_read(key, v)) return;
-      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>) field = v.toDouble();
-      else field = v.toInt();
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>)
+        field = v.toDouble();
+      else
+        field = v.toInt();
     });
   } catch (const c10::Error& e) {
     unreadable(path, e);

@@ -33,8 +33,10 @@ void Ema::update() {
   for (size_t k = 0; k < a.size(); ++k) b[k].lerp_(a[k], weight);
   auto x = source_->buffers(), y = model_->buffers();
   for (size_t k = 0; k < x.size(); ++k) {
-    if (y[k].is_floating_point()) y[k].lerp_(x[k], weight);
-    else y[k].copy_(x[k]);
+    if (y[k].is_floating_point())
+      y[k].lerp_(x[k], weight);
+    else
+      y[k].copy_(x[k]);
   }
 }
 

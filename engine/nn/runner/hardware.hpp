@@ -13,7 +13,7 @@ struct Hardware {
   bool bf16 = false;           // autocast forward and loss to bfloat16
   bool channels_last = false;  // NHWC activations and conv weights
   int threads = 1;
-  std::string name;            // "cpu (2 threads)" or the GPU's name
+  std::string name;  // "cpu (2 threads)" or the GPU's name
 };
 
 // Resolves train.device/threads/precision/memory_format for a graph whose examples have

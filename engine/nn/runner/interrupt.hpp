@@ -16,7 +16,8 @@ class InterruptScope {
   static bool requested();
 
  private:
-  struct sigaction previous_int_ {}, previous_term_ {};
+  struct sigaction previous_int_ {
+  }, previous_term_{};
 };
 
 }  // namespace engine

@@ -25,16 +25,15 @@ Prepared resolve(const fs::path& graph_file, const RunInputs& in) {
 
 bool Prepared::root() const { return !group || group->root(); }
 
-void join_ranks(Prepared& p) {
-  p.group = dist::group_from_env(p.train.device != "cpu" && torch::cuda::is_available());
-}
+void join_ranks(Prepared& p) { p.group = dist::group_from_env(p.train.device != "cpu" && torch::cuda::is_available()); }
 
 void prepare_model(Prepared& p) {
   // `--nproc` starts each rank on one thread unless its command line sets train.threads.
   if (p.group && std::getenv("ENGINE_RANK_THREADS")) p.train.threads = std::atoi(std::getenv("ENGINE_RANK_THREADS"));
   p.hw = setup_hardware(p.train, p.graph.input.size());
   if (p.group && p.hw.device.is_cuda())  // one GPU per rank of a host
-    p.hw.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(p.group->local_rank() % torch::cuda::device_count()));
+    p.hw.device =
+        torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(p.group->local_rank() % torch::cuda::device_count()));
   torch::manual_seed(p.train.seed);  // initial weights
   p.model = build_model(p.graph);
   place_model(*p.model, p.hw);
@@ -57,7 +56,8 @@ void prepare_data_on_this_rank(Prepared& p, const RunInputs& in, data::TestSplit
 
 // Rank 0 first: it decodes the images into the cache the other ranks then read.
 void prepare_data(Prepared& p, const RunInputs& in, data::TestSplit test) {
-  dist::root_first(p.group, "loading the data", [&] { prepare_data_on_this_rank(p, in, test); }, std::chrono::hours(2));
+  dist::root_first(
+      p.group, "loading the data", [&] { prepare_data_on_this_rank(p, in, test); }, std::chrono::hours(2));
 }
 
 namespace {

@@ -26,10 +26,10 @@ struct Prepared {
   Graph graph;
   TrainConfig train;
   RunDir dir{""};
-  Hardware hw;                  // prepare_model
-  GraphModule model{nullptr};   // prepare_model
-  data::DataConfig dataset;     // prepare_data: [data] with its root resolved
-  data::TinyImageNet data;      // prepare_data
+  Hardware hw;                          // prepare_model
+  GraphModule model{nullptr};           // prepare_model
+  data::DataConfig dataset;             // prepare_data: [data] with its root resolved
+  data::TinyImageNet data;              // prepare_data
   dist::ProcessGroup* group = nullptr;  // join_ranks: set when this process is one of several ranks
   bool root() const;                    // rank 0, or the only process: the one that writes files
 };

@@ -9,7 +9,10 @@
 namespace engine {
 
 Progress::Progress(int64_t epoch, int64_t epochs, int64_t batches)
-    : on_(isatty(STDERR_FILENO)), epoch_(epoch), epochs_(epochs), batches_(batches),
+    : on_(isatty(STDERR_FILENO)),
+      epoch_(epoch),
+      epochs_(epochs),
+      batches_(batches),
       start_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() {
@@ -23,8 +26,8 @@ void Progress::update(int64_t done, int64_t images) {
   int width = 24, filled = static_cast<int>(width * done / std::max<int64_t>(batches_, 1));
   std::fprintf(stderr, "\r epoch %lld/%lld [%s%s] %lld/%lld  %.0f img/s  ETA %.0fs   ", static_cast<long long>(epoch_),
                static_cast<long long>(epochs_), std::string(filled, '#').c_str(),
-               std::string(width - filled, '.').c_str(), static_cast<long long>(done),
-               static_cast<long long>(batches_), rate, s / std::max<int64_t>(done, 1) * (batches_ - done));
+               std::string(width - filled, '.').c_str(), static_cast<long long>(done), static_cast<long long>(batches_),
+               rate, s / std::max<int64_t>(done, 1) * (batches_ - done));
 }
 
 }  // namespace engine

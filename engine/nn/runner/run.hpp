@@ -16,14 +16,14 @@ struct Graph;
 struct RunInputs {
   std::vector<std::string> sets;
   std::vector<std::filesystem::path> bases;  // replaces the graph's extends chain (see load_spec)
-  std::string out;                // run directory (default <runs>/<name>)
-  std::string runs = "runs";      // where run directories go when `out` is empty
-  std::string data_root;          // --data (else ENGINE_DATA, else [data].root)
+  std::string out;                           // run directory (default <runs>/<name>)
+  std::string runs = "runs";                 // where run directories go when `out` is empty
+  std::string data_root;                     // --data (else ENGINE_DATA, else [data].root)
 };
 
 struct RunOptions : RunInputs {
-  bool fresh = false;             // start over; an existing run is moved aside
-  int64_t stop_after = 0;         // train at most this many epochs now (0: to the end); rerun resumes
+  bool fresh = false;      // start over; an existing run is moved aside
+  int64_t stop_after = 0;  // train at most this many epochs now (0: to the end); rerun resumes
 };
 
 struct RunOutcome {
@@ -56,24 +56,24 @@ TestOutcome test_graph(const std::filesystem::path& graph_file, const TestOption
 
 // `engine time`: where a training step's time goes, node by node (Caffe's `caffe time`).
 struct TimeOptions : RunInputs {
-  int64_t batch = 0;       // images per step (0: train.batch_size)
-  int iterations = 10;     // timed steps, after 2 untimed ones
-  std::string device;      // overrides train.device ("cpu", "cuda", "auto")
+  int64_t batch = 0;    // images per step (0: train.batch_size)
+  int iterations = 10;  // timed steps, after 2 untimed ones
+  std::string device;   // overrides train.device ("cpu", "cuda", "auto")
 };
 
 struct NodeTime {
   std::string name, op, shape;
-  int64_t macs = 0;        // per image, from the validator
+  int64_t macs = 0;                        // per image, from the validator
   double forward_ms = 0, backward_ms = 0;  // per step
 };
 
 struct TimeOutcome {
   std::vector<NodeTime> nodes;  // leaves in execution order, then "loss"
   int64_t batch = 0;
-  double step_ms = 0;           // the real training step: forward, loss, backward, optimiser
-  double eval_ms = 0;           // a forward pass in eval mode without gradients
+  double step_ms = 0;  // the real training step: forward, loss, backward, optimiser
+  double eval_ms = 0;  // a forward pass in eval mode without gradients
   double train_img_s = 0, eval_img_s = 0;
-  std::string text;             // the report `engine time` prints
+  std::string text;  // the report `engine time` prints
 };
 
 // Times `graph_file` on a synthetic batch at the run's device, precision and memory format.

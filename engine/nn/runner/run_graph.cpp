@@ -49,10 +49,11 @@ void load_data(Prepared& p, const RunOptions& o, spdlog::logger& log) {
 void log_epoch(spdlog::logger& log, const EpochReport& e, int64_t epochs) {
   const EpochRow& r = e.row;
   const std::string probe = r.train_eval_acc ? fmt::format("  train(eval) acc {:5.2f}%", 100 * *r.train_eval_acc) : "";
-  log.info("epoch {:>2}/{}  train loss {:.4f} acc {:5.2f}%  val loss {:.4f} acc {:5.2f}%{}  lr {:.2e}  {:.1f} s  "
-           "{:.0f} img/s  overhead {:.1f}%{}",
-           r.epoch, epochs, r.train_loss, 100 * r.train_acc, r.val_loss, 100 * r.val_acc, probe, r.lr, r.seconds,
-           r.img_per_s, 100 * e.overhead, e.best ? "  * best" : "");
+  log.info(
+      "epoch {:>2}/{}  train loss {:.4f} acc {:5.2f}%  val loss {:.4f} acc {:5.2f}%{}  lr {:.2e}  {:.1f} s  "
+      "{:.0f} img/s  overhead {:.1f}%{}",
+      r.epoch, epochs, r.train_loss, 100 * r.train_acc, r.val_loss, 100 * r.val_acc, probe, r.lr, r.seconds,
+      r.img_per_s, 100 * e.overhead, e.best ? "  * best" : "");
 }
 
 // After each epoch: its metrics row and files, committed together (best.pt and val_predictions.csv
@@ -133,7 +134,7 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   prepare_model(p);
   auto opt = make_optimizer(p.train, p.model->parameters());
   std::unique_ptr<Ema> ema = make_ema(p);  // null when [train].ema is 0
-  CheckpointInfo state;  // resume point: last.pt says how many epochs are done
+  CheckpointInfo state;                    // resume point: last.pt says how many epochs are done
   if (fs::exists(p.dir / run_file::last))
     state = load_checkpoint(p.dir / run_file::last, *p.model, opt.get(), ema.get());
   dist::check_same(p.group, state.epoch, "the epoch last.pt resumes from",

@@ -8,8 +8,8 @@
 #include "engine/core/eval/plots.hpp"
 #include "engine/core/files.hpp"
 #include "engine/core/run_lock.hpp"
-#include "engine/nn/dist/ddp.hpp"
 #include "engine/nn/dataset/seeded.hpp"
+#include "engine/nn/dist/ddp.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/evaluate.hpp"
 #include "engine/nn/runner/flip_tta.hpp"
@@ -23,7 +23,8 @@ namespace {
 #ifdef ENGINE_HAVE_OPENCV
 cv::Mat to_rgb_mat(const torch::Tensor& chw) {
   torch::Tensor hwc = chw.permute({1, 2, 0}).contiguous();
-  return cv::Mat(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>()).clone();
+  return cv::Mat(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>())
+      .clone();
 }
 
 // samples.png: the same images for the same seed, a seeded sample without replacement.
@@ -82,7 +83,8 @@ TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
   join_ranks(p);
   fs::path best = p.dir / run_file::best;
   if (!fs::exists(best))
-    throw UserError(best.string() + ": no best checkpoint; train the graph first (engine run " + graph_file.string() + ")");
+    throw UserError(best.string() + ": no best checkpoint; train the graph first (engine run " + graph_file.string() +
+                    ")");
   std::optional<RunLock> lock;  // no training may replace best.pt or test/ meanwhile; rank 0 holds it for all
   dist::on_root(p.group, "locking " + p.dir.path().string(), [&] { lock.emplace(p.dir.path()); });
   prepare_model(p);

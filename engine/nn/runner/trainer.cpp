@@ -47,7 +47,12 @@ struct Trainer::Sums {
 
 Trainer::Trainer(GraphModule model, torch::optim::Optimizer& optimizer, data::BatchLoader& train,
                  data::BatchLoader& val, const TrainConfig& config, const Hardware& hw, dist::ProcessGroup* group)
-    : model_(std::move(model)), optimizer_(optimizer), train_(train), val_(val), config_(config), hw_(hw),
+    : model_(std::move(model)),
+      optimizer_(optimizer),
+      train_(train),
+      val_(val),
+      config_(config),
+      hw_(hw),
       group_(group) {
   if (group_) reducer_ = std::make_unique<dist::GradientReducer>(*group_, model_->parameters());
 }
@@ -77,7 +82,8 @@ void Trainer::step(const data::Batch& batch, int64_t batch_index, Sums& sums) {
 bool Trainer::agree_stop(bool stop, const Sums& sums, int64_t epoch) {
   int64_t first_bad = 0;
   if (group_) {  // min over ranks: the first bad batch, and -1 when any rank asks to stop
-    std::vector<torch::Tensor> flags{torch::stack({sums.first_bad, torch::full({}, stop ? -1 : 0, sums.first_bad.options())})};
+    std::vector<torch::Tensor> flags{
+        torch::stack({sums.first_bad, torch::full({}, stop ? -1 : 0, sums.first_bad.options())})};
     group_->all_reduce(flags, dist::Reduce::Min, "agreeing on stop requests and divergence");
     torch::Tensor cpu = flags[0].cpu();
     first_bad = cpu[0].item<int64_t>();
@@ -88,9 +94,9 @@ bool Trainer::agree_stop(bool stop, const Sums& sums, int64_t epoch) {
   if (first_bad != kNoBatch) {
     std::string value = sums.first_bad.item<int64_t>() == first_bad ? std::to_string(sums.bad_loss.item<float>())
                                                                     : "not finite on another rank";
-    throw UserError("training diverged: the loss is " + value + " at epoch " + std::to_string(epoch + 1) +
-                    ", batch " + std::to_string(first_bad + 1) + "; lower [train].lr (now " +
-                    std::to_string(config_.lr) + ") or add warm-up. best.pt and the metrics of earlier epochs are kept.");
+    throw UserError("training diverged: the loss is " + value + " at epoch " + std::to_string(epoch + 1) + ", batch " +
+                    std::to_string(first_bad + 1) + "; lower [train].lr (now " + std::to_string(config_.lr) +
+                    ") or add warm-up. best.pt and the metrics of earlier epochs are kept.");
   }
   return stop;
 }
@@ -118,8 +124,8 @@ Trainer::Pass Trainer::train_epoch(int64_t epoch, const TrainerCallbacks& callba
     progress.update(++batch_index, images);
   }
   agree_stop(false, sums, epoch);  // the steps since the last check
-  std::vector<torch::Tensor> totals{torch::stack({sums.loss_sum, sums.correct.to(torch::kDouble),
-                                                  torch::full({}, double(mine), sums.loss_sum.options())})};
+  std::vector<torch::Tensor> totals{torch::stack(
+      {sums.loss_sum, sums.correct.to(torch::kDouble), torch::full({}, double(mine), sums.loss_sum.options())})};
   if (group_) group_->all_reduce(totals, dist::Reduce::Sum, "adding up the epoch's loss and accuracy");
   torch::Tensor t = totals[0].cpu();  // waits for the device: the epoch's time is real
   s.seconds = seconds_from(start);
@@ -144,8 +150,16 @@ bool Trainer::run(CheckpointInfo& state, int64_t max_epochs, const TrainerCallba
     EvalResult val = evaluate(evaluated, val_, hw_, true, group_);
     if (group_) dist::check_replicas(*group_, *model_, "after epoch " + std::to_string(e + 1));
     EpochReport report;
-    report.row = {static_cast<int>(e + 1), tr.loss, tr.accuracy, val.loss, val.accuracy, lr, 0,
-                  tr.images / std::max(tr.seconds, 1e-9), {}, {}};
+    report.row = {static_cast<int>(e + 1),
+                  tr.loss,
+                  tr.accuracy,
+                  val.loss,
+                  val.accuracy,
+                  lr,
+                  0,
+                  tr.images / std::max(tr.seconds, 1e-9),
+                  {},
+                  {}};
     double measured = callbacks.measure ? callbacks.measure(evaluated, report.row) : 0;
     double seconds = report.row.seconds = tr.seconds + seconds_from(val_start);
     report.val_predictions = std::move(val.predictions);

@@ -23,9 +23,9 @@ class GradientReducer;
 }  // namespace dist
 
 struct EpochReport {
-  EpochRow row;         // the epoch's figures
-  bool best = false;    // its val accuracy beat every earlier epoch's
-  double overhead = 0;  // fraction of its time outside forward, backward and step
+  EpochRow row;                          // the epoch's figures
+  bool best = false;                     // its val accuracy beat every earlier epoch's
+  double overhead = 0;                   // fraction of its time outside forward, backward and step
   std::vector<int64_t> val_predictions;  // of the evaluated model, in val-split order
 };
 

@@ -84,8 +84,10 @@ ExportOutcome export_run(const std::string& run_or_graph, const ExportOptions& o
   if (has_torch.status != 0)
     throw UserError("--to onnx runs model.py through torch.onnx.export, which needs a Python with torch; '" + python +
                     "' has none (apt-get install python3-torch, or point ENGINE_PYTHON at one). model.py and "
-                    "weights.pt are written in " + out.dir.string());
-  PythonResult onnx = run_python(python, {(out.dir / "model.py").string(), "--onnx", (out.dir / "model.onnx").string()});
+                    "weights.pt are written in " +
+                    out.dir.string());
+  PythonResult onnx =
+      run_python(python, {(out.dir / "model.py").string(), "--onnx", (out.dir / "model.onnx").string()});
   if (onnx.status != 0)
     throw UserError("torch.onnx.export of " + (out.dir / "model.py").string() + " failed:\n" + onnx.output);
   out.python_output = onnx.output;

@@ -89,7 +89,8 @@ PredictSummary predict_images(const std::string& run_or_graph, const std::vector
     }
 
     if (!readable.empty()) {
-      data::DecodedImages decoded = data::decode_images(readable, static_cast<int>(input[1]), static_cast<int>(input[2]), true);
+      data::DecodedImages decoded =
+          data::decode_images(readable, static_cast<int>(input[1]), static_cast<int>(input[2]), true);
       std::vector<int64_t> good;
       for (size_t i = 0, c = 0; i < readable.size(); ++i) {
         if (c < decoded.corrupt.size() && decoded.corrupt[c] == i) {

@@ -14,8 +14,8 @@ namespace engine {
 
 struct PredictOptions {
   RunSource source;
-  int64_t top = 5;    // classes per image (at most the number of classes)
-  bool tta = false;   // average the logits of the image and of its horizontal flip
+  int64_t top = 5;       // classes per image (at most the number of classes)
+  bool tta = false;      // average the logits of the image and of its horizontal flip
   int64_t chunk = 1024;  // images decoded at once (memory: chunk x 3 x H x W bytes)
 };
 
@@ -37,7 +37,7 @@ struct PredictSummary {
   std::string device;
   std::filesystem::path run;
   int64_t best_epoch = 0;
-  std::string note;    // TrainedRun::note
+  std::string note;  // TrainedRun::note
 };
 
 // The files to predict, in order: a file as given (even when it is no image: it is then

@@ -12,7 +12,8 @@ TrainedRun open_trained_run(const std::string& run_or_graph, const RunSource& so
   fs::path given(run_or_graph);
   if (fs::is_directory(given)) {
     if (!fs::exists(given / run_file::config))
-      throw UserError(run_or_graph + " is not a run directory (no config.toml); give a run directory such as "
+      throw UserError(run_or_graph +
+                      " is not a run directory (no config.toml); give a run directory such as "
                       "runs/<name>, or the graph file it was trained from");
     Value spec = RunDir(given).read_config();
     for (const auto& set : source.sets) apply_override(spec, set);
@@ -34,8 +35,8 @@ TrainedRun open_trained_run(const std::string& run_or_graph, const RunSource& so
   if (auto stored = read_run_data(run.dir)) {
     run.data = std::move(*stored);
   } else {  // trained before data.toml: what the loader computed then, computed again
-    data::DataConfig dc = data_config(run.spec, source.data_root, run.graph.input,
-                                      (run.dir.parent_path() / ".cache").string());
+    data::DataConfig dc =
+        data_config(run.spec, source.data_root, run.graph.input, (run.dir.parent_path() / ".cache").string());
     if (!dc.mean.empty() && !dc.std.empty()) {
       data::TinyImageNetFiles files = data::list_tiny_imagenet(dc, data::TestSplit::Skip);
       run.data = RunData{files.wnids, files.names, dc.mean, dc.std};
@@ -43,8 +44,10 @@ TrainedRun open_trained_run(const std::string& run_or_graph, const RunSource& so
       data::TinyImageNet loaded = data::load_tiny_imagenet(dc, data::TestSplit::Skip);
       run.data = RunData{loaded.wnids, loaded.names, loaded.mean, loaded.std};
     }
-    run.note = run.dir.string() + " has no data.toml (trained before the runner wrote one): classes and mean/std "
-               "recomputed from " + dc.root;
+    run.note = run.dir.string() +
+               " has no data.toml (trained before the runner wrote one): classes and mean/std "
+               "recomputed from " +
+               dc.root;
   }
   if (static_cast<int64_t>(run.data.wnids.size()) != run.graph.num_classes)
     throw UserError(run.dir.string() + ": the graph's head has " + std::to_string(run.graph.num_classes) +

@@ -22,7 +22,7 @@ struct TrainedRun {
   Value spec;                 // completed
   Graph graph;
   RunData data;
-  std::string note;           // set when `data` was recomputed from the dataset (an older run)
+  std::string note;  // set when `data` was recomputed from the dataset (an older run)
 };
 
 // `run_or_graph` is a run directory (config.toml + best.pt) or a graph file whose run
