@@ -53,7 +53,8 @@ std::string first_line(const std::exception& e) {
 
 std::string seconds(std::chrono::milliseconds t) { return std::to_string(t.count() / 1000) + " s"; }
 
-bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0; }
+// Unused when LibTorch is built without Gloo.
+[[maybe_unused]] bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0; }
 
 c10d::ReduceOp reduce_op(Reduce op) {
   switch (op) {
