@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -256,21 +257,20 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 // TOML → Value
 
 namespace {
-// toml++ 3.3 (Debian 12) has two faults on untrusted text, which this works around:
-// - It reaches __builtin_unreachable when it asks whether a character in U+00A1..U+0499 or
-//   U+FAF6..U+FEFE is whitespace (marzer/tomlplusplus#190, #295), which it may ask of almost
-//   any character. It reads those characters, written or escaped (\u00B5), swapped with Private
-//   Use ones that it answers safely; what it returns (keys, strings, messages) is swapped back.
+// toml++ 3.3 (Debian 12) has two faults on untrusted text, which prepare_for_toml works around:
+// - It reaches __builtin_unreachable when it asks whether a character of U+00A1..U+0499,
+//   U+2C5E..U+2FFF, U+3001..U+3057 or U+FB26..U+FEFE is whitespace (marzer/tomlplusplus#190,
+//   #295). It asks of every character outside strings and comments, where TOML allows none of
+//   them (so they are errors here first); of every character of a value that starts like a
+//   number, quotes included (1"µ"); and in a """string""" of the character after a backslash
+//   (an invalid escape: an error here) and of the first one after a line-ending backslash's
+//   blanks (written as an escape, \u00B5, for it).
 // - It recurses once per table level, so a 30 KB dotted key overflows its stack: the keys of
 //   one line, or of one multi-line array, may have at most 1000 dots. Dots in strings and
 //   comments, and one between digits per token (1.5), do not count.
-char32_t swap_unsafe(char32_t c) {
-  static constexpr char32_t pairs[][3] = {{0xA1, 0xE000, 0x3F9}, {0xFAF6, 0xE400, 0x409}};  // from, to, count
-  for (const auto& [from, to, count] : pairs) {
-    if (c >= from && c < from + count) return to + (c - from);
-    if (c >= to && c < to + count) return from + (c - to);
-  }
-  return c;
+bool toml_unsafe(char32_t c) {
+  return (c >= 0xA1 && c <= 0x499) || (c >= 0x2C5E && c <= 0x2FFF) || (c >= 0x3001 && c <= 0x3057) ||
+         (c >= 0xFB26 && c <= 0xFEFE);
 }
 
 // The well-formed two- or three-byte character at s[i] and its length, else {0, 1}.
@@ -282,68 +282,47 @@ std::pair<char32_t, size_t> utf8_at(std::string_view s, size_t i) {
     if ((byte(k) & 0xC0) != 0x80) return {0, 1};
   char32_t c = n == 2 ? (byte(0) & 0x1F) << 6 | (byte(1) & 0x3F)
                       : (byte(0) & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
-  return n == 3 && c < 0x800 ? std::pair<char32_t, size_t>{0, 1} : std::pair{c, n};  // overlong: toml++ rejects it
-}
-
-void put_utf8(std::string& out, char32_t c) {  // two or three bytes: what swap_unsafe returns
-  if (c < 0x800) {
-    out += static_cast<char>(0xC0 | c >> 6);
-  } else {
-    out += static_cast<char>(0xE0 | c >> 12);
-    out += static_cast<char>(0x80 | (c >> 6 & 0x3F));
-  }
-  out += static_cast<char>(0x80 | (c & 0x3F));
-}
-
-std::string swap_unsafe(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    auto [c, n] = utf8_at(s, i);
-    if (n > 1 && swap_unsafe(c) != c)
-      put_utf8(out, swap_unsafe(c));
-    else
-      out.append(s.substr(i, n));
-    i += n;
-  }
-  return out;
+  if (n == 3 && c < 0x800) return {0, 1};  // overlong: toml++ rejects it
+  return {c, n};
 }
 
 std::string prepare_for_toml(std::string_view text, const std::string& name) {
   enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
-  bool escaped = false, number_dot = false;
+  bool escaped = false, skipping = false, number = false, number_dot = false;
+  size_t number_start = 0;
   int line = 1, col = 0, dots = 0, brackets = 0;
   std::string out;
   out.reserve(text.size());
+  auto fail = [&](const std::string& what) { throw SpecError(Loc{name, line, col}, "TOML syntax error: " + what); };
   auto digit = [&](size_t j) { return j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])); };
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = text[i];
+    auto [code, n] = utf8_at(text, i);
+    std::string character(text.substr(i, n));
+    bool unsafe = n > 1 && toml_unsafe(code);
     if ((c & 0xC0) != 0x80) ++col;  // a column per character, as toml++ counts
     if (c == '\n') {
       ++line, col = 0;
       if (brackets == 0) dots = 0;
     }
-    if ((state == Basic || state == MultiBasic) && !escaped && c == '\\' && i + 1 < text.size() &&
-        (text[i + 1] == 'u' || text[i + 1] == 'U')) {
-      size_t digits = text[i + 1] == 'u' ? 4 : 8, end = std::min(text.size(), i + 2 + digits);
-      uint32_t code = 0;
-      auto r = std::from_chars(text.data() + i + 2, text.data() + end, code, 16);
-      if (r.ec == std::errc() && r.ptr == text.data() + i + 2 + digits && swap_unsafe(code) != code) {
-        char escape[16];
-        std::snprintf(escape, sizeof escape, digits == 4 ? "\\u%04X" : "\\U%08X", unsigned(swap_unsafe(code)));
-        out += escape;
-        i = end - 1, col += static_cast<int>(digits) + 1;
-        continue;
-      }
-    }
     size_t quotes = 0;  // more quotes of an opening or closing """ or ''' to copy as they are
     bool triple = i + 2 < text.size() && text[i + 1] == text[i] && text[i + 2] == text[i];
     switch (state) {
       case Plain:
+        if (unsafe) fail("unexpected '" + character + "' outside a string or comment");
+        // A number runs to the next blank, comma, bracket or #, and past one blank after a date.
+        if (number && (blank(c) || c == ',' || c == ']' || c == '}' || c == '#') &&
+            !(c == ' ' && i - number_start == 10 && text[number_start + 4] == '-' && text[number_start + 7] == '-'))
+          number = false;
+        else if (!number && (std::isdigit(c) || c == '+' || c == '-') &&
+                 (i == 0 || blank(text[i - 1]) || std::strchr("=[{,", text[i - 1])))
+          number = true, number_start = i;
         if (c == '.') {
           if (digit(i - 1) && digit(i + 1) && !number_dot)
             number_dot = true;
           else if (++dots > 1000)
-            throw SpecError(Loc{name, line, col}, "TOML syntax error: more than 1000 dots in the keys of one line");
+            fail("more than 1000 dots in the keys of one line");
         } else if (!std::isalnum(c) && c != '_' && c != '-' && c != '+' && c != ':') {
           number_dot = false;
         }
@@ -351,7 +330,7 @@ std::string prepare_for_toml(std::string_view text, const std::string& name) {
         if ((c == ']' || c == '}') && brackets > 0) --brackets;
         if (c == '#') {
           state = Comment;
-        } else if (c == '"' || c == '\'') {
+        } else if ((c == '"' || c == '\'') && !number) {
           state = c == '"' ? (triple ? MultiBasic : Basic) : (triple ? MultiLiteral : Literal);
           quotes = triple ? 2 : 0;
         }
@@ -361,14 +340,27 @@ std::string prepare_for_toml(std::string_view text, const std::string& name) {
         break;
       case Basic:
       case MultiBasic:
-        if (escaped)
+        if (escaped) {
           escaped = false;
-        else if (c == '\\')
-          escaped = true;
-        else if (state == Basic && (c == '"' || c == '\n'))
-          state = Plain;
-        else if (state == MultiBasic && c == '"' && triple)
-          state = Plain, quotes = 2;
+          if (unsafe && state == MultiBasic) fail("unknown escape sequence '\\" + character + "'");
+          skipping = state == MultiBasic && blank(c);
+        } else if (!(skipping && blank(c))) {
+          if (skipping && unsafe) {
+            char escape[16];
+            std::snprintf(escape, sizeof escape, "\\u%04X", static_cast<unsigned>(code));
+            out += escape;
+            i += n - 1;
+            skipping = false;
+            continue;
+          }
+          skipping = false;
+          if (c == '\\')
+            escaped = true;
+          else if (state == Basic && (c == '"' || c == '\n'))
+            state = Plain;
+          else if (state == MultiBasic && c == '"' && triple)
+            state = Plain, quotes = 2;
+        }
         break;
       case Literal:
         if (c == '\'' || c == '\n') state = Plain;
@@ -380,11 +372,7 @@ std::string prepare_for_toml(std::string_view text, const std::string& name) {
     // A closing """ or ''' may follow up to two quotes that belong to the string.
     if (quotes && state == Plain)
       while (quotes < 4 && i + quotes + 1 < text.size() && text[i + quotes + 1] == text[i]) ++quotes;
-    auto [code, n] = utf8_at(text, i);
-    if (n > 1 && swap_unsafe(code) != code)
-      put_utf8(out, swap_unsafe(code));
-    else
-      out.append(text.substr(i, n + quotes));
+    out.append(text.substr(i, n + quotes));
     i += n - 1 + quotes, col += static_cast<int>(quotes);
   }
   return out;
@@ -400,7 +388,7 @@ Value convert(const toml::node& n, const std::string& file) {
   Loc loc = loc_of(n, file);
   if (auto t = n.as_table()) {
     Value v = Value::table(loc);
-    for (const auto& [k, child] : *t) v.fields.emplace_back(swap_unsafe(k.str()), convert(child, file));
+    for (const auto& [k, child] : *t) v.fields.emplace_back(std::string(k.str()), convert(child, file));
     // toml++ keeps keys sorted; the user wrote them in an order worth keeping.
     std::stable_sort(v.fields.begin(), v.fields.end(), [](const auto& a, const auto& b) {
       return std::tie(a.second.loc.line, a.second.loc.col) < std::tie(b.second.loc.line, b.second.loc.col);
@@ -415,7 +403,7 @@ Value convert(const toml::node& n, const std::string& file) {
   if (auto x = n.as_integer()) return Value::of_int(x->get(), loc);
   if (auto x = n.as_floating_point()) return Value::of_float(x->get(), loc);
   if (auto x = n.as_boolean()) return Value::of_bool(x->get(), loc);
-  if (auto x = n.as_string()) return Value::of_string(swap_unsafe(x->get()), loc);
+  if (auto x = n.as_string()) return Value::of_string(x->get(), loc);
   throw SpecError(loc, "dates and times are not used in graph files");
 }
 
@@ -429,7 +417,7 @@ Value parse_text(std::string_view text, const std::string& name) {
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw SpecError(Loc{name, static_cast<int>(b.line), static_cast<int>(b.column)},
-                    "TOML syntax error: " + swap_unsafe(e.description()));
+                    "TOML syntax error: " + std::string(e.description()));
   }
 }
 }  // namespace
