@@ -128,7 +128,9 @@ void draw_graph(const Graph& graph, const std::filesystem::path& out, bool expan
     throw UserError(out.string() + ": unknown drawing format '" + format + "' (use .svg, .png, .pdf or .dot)");
   if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path());
 
-  GVC_t* gvc = gvContext();
+  // One context per process: Graphviz 2.42's pango plugin keeps a pointer to the last font name,
+  // which belongs to its context; freeing the context left it dangling for the next drawing.
+  static GVC_t* gvc = gvContext();
   Agraph_t* g = agopen(const_cast<char*>("G"), Agdirected, nullptr);
   set(g, "label",
       graph.name + (graph.title.empty() ? "" : " — " + graph.title) + "\\n" + commas(graph.params) + " parameters, " +
@@ -152,7 +154,6 @@ void draw_graph(const Graph& graph, const std::filesystem::path& out, bool expan
   if (rc == 0) rc = gvRenderFilename(gvc, g, format.c_str(), out.string().c_str());
   gvFreeLayout(gvc, g);
   agclose(g);
-  gvFreeContext(gvc);
   if (rc != 0) throw std::runtime_error("graphviz could not render " + out.string() + " (format " + format + ")");
 }
 

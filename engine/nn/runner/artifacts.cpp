@@ -39,9 +39,10 @@ RunResult summary_start(const Prepared& p, const std::string& config_text) {
   s.config_hash = config_hash(config_text);
   // A resumed run's peak is the highest of all the processes that trained it.
   try {
-    if (fs::exists(p.dir / run_file::summary))
-      if (const Value* peak = read_toml(p.dir / run_file::summary).find("peak_rss_mb"))
-        s.peak_rss_mb = peak->as_float("peak_rss_mb");
+    if (fs::exists(p.dir / run_file::summary)) {
+      Value summary = read_toml(p.dir / run_file::summary);
+      if (const Value* peak = summary.find("peak_rss_mb")) s.peak_rss_mb = peak->as_float("peak_rss_mb");
+    }
   } catch (const UserError&) {  // unreadable: the next epoch rewrites it
   }
   return s;
