@@ -71,7 +71,7 @@ seeds = [0]
     // The file now resolves to exactly what ran.
     CHECK(to_toml(load_graph(dir / "a-elu.toml").spec) == to_toml(RunDir(dir / "runs" / "a-elu-s0").read_config()));
     std::string md = test::read_file(dir / "runs" / "report.md");
-    CHECK(md.find("## Decisions over seeds") != std::string::npos);
+    CHECK(md.find("## Stage W") != std::string::npos);
     CHECK(md.find("w-same (same run as w-narrow)") != std::string::npos);
     bool tested = fs::exists(dir / "runs" / "a-elu-s0" / "test" / "metrics.toml") ||
                   fs::exists(dir / "runs" / "a-gelu-s0" / "test" / "metrics.toml");

@@ -127,11 +127,14 @@ int cmd_report(const Options& o) {
     std::vector<report::StageSpec> stages;
     std::optional<fs::path> final_run;
     for (const auto& f : o.files) {
-      std::string name = load_spec(f).find("name")->s;
-      std::string stage = name.substr(0, name.find('-'));
-      if (stages.empty() || stages.back().name != stage) stages.push_back(report::StageSpec{stage, "", {}, ""});
-      stages.back().runs.push_back(fs::path("runs") / name);
-      if (stage == "final") final_run = stages.back().runs.back();
+      const Value spec = load_spec(f);
+      const std::string name = spec.find("name")->s, stage = name.substr(0, name.find('-'));
+      if (stages.empty() || stages.back().name != stage) stages.push_back(report::StageSpec{stage, "", {}});
+      const fs::path dir = fs::path("runs") / name;
+      const Value* title = spec.find("title");
+      stages.back().variants.push_back(
+          report::Variant{f, name, title ? title->s : "", {RunDir(dir).read_result().seed}, {dir}, ""});
+      if (stage == "final") final_run = dir, stages.back().final = true;
     }
     written = o.out.empty() ? fs::path("runs/report.md") : fs::path(o.out);
     report::write_report(written, stages, final_run);

@@ -1,6 +1,7 @@
 #include "engine/cli/study.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <list>
 #include <map>
@@ -21,6 +22,14 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string stem(const fs::path& p) { return p.stem().string(); }
+
+// "2026-11-29T12:18:24+00:00": the form the report reads back from the study's log.
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&t));
+  return buf;
+}
 
 fs::path seed_dir(const StudyOptions& o, const std::string& name, int64_t seed) {
   return fs::path(o.runs) / (name + "-s" + std::to_string(seed));
@@ -156,7 +165,6 @@ struct Outcome {
 Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
   StageRunner runner(o);
   std::vector<report::StageSpec> specs;
-  std::string decisions;
   std::optional<fs::path> final_run;
   fs::path winner;
   for (size_t k = 0; k < s.stages.size(); ++k) {
@@ -170,14 +178,12 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
     }
     auto variants = runner.run(st, train);
     if (!variants) return {130, {}};
+    specs.push_back(report::StageSpec{st.name, st.title, *variants, st.varies, st.question, st.ablation, st.final});
+    if (st.ablation) continue;  // compared with its recipe; nothing builds on it
     report::StageDecision d = report::decide_stage(*variants);
     const report::Variant& w = (*variants)[d.winner];
     winner = w.graph;
     std::cout << "[study] stage " << st.name << " goes on with " << w.name << "\n";
-    decisions += report::decision_markdown(st.name, *variants, d);
-    report::StageSpec spec{st.name, st.title, {}, st.varies};
-    for (const auto& v : *variants) spec.runs.push_back(v.runs.front());
-    specs.push_back(spec);
     if (st.final) {
       if (train) test_winner(w, o);
       final_run = w.runs.front();
@@ -186,7 +192,7 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
   fs::path out = s.report.empty() ? fs::path(o.runs) / "report.md" : s.report;
   report::ReportOptions ro;
   ro.title = s.title;
-  ro.decisions = decisions;
+  ro.study_log = fs::path(o.runs) / "study.log";
   if (dist::root_process()) report::write_report(out, specs, final_run, ro);  // rank 0 writes for all ranks
   return {0, out};
 }
@@ -212,7 +218,9 @@ int run_study(const fs::path& file, const StudyOptions& o) {
       for (auto seed : st.seeds) locks.emplace_back(seed_dir(o, name, seed));
     }
   }
+  std::cout << "[study] started " << iso_now() << std::endl;
   Outcome out = run_stages(s, o, true);
+  std::cout << "[study] ended " << iso_now() << ", exit " << out.code << std::endl;
   if (out.code == 130) std::cout << "[study] interrupted; run the same command to resume\n";
   if (out.code == 0) std::cout << "[study] report: " << out.report.string() << "\n";
   return out.code;

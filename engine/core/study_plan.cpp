@@ -31,7 +31,11 @@ const std::vector<KeyDef>& stage_keys() {
       key_strings("graphs", std::nullopt, "graph files, relative to the study file"),
       key_string("extends", "", "\"winner\": every graph's own extends names the previous stage's winner",
                  {"", "winner"}),
-      key_string("varies", "", "\"depth\" words the report's overfitting trend by depth"),
+      key_string("varies", "", "what the stage varies, which picks its computed answer in the report",
+                 {"", "widths", "depth", "activation", "stem"}),
+      key_string("question", "", "the question the stage answers, quoted in the report above its answer"),
+      key_bool("ablation", false,
+               "the first graph is a recipe and each other removes one lever: compared with the first, no winner"),
       key_bool("final", false, "evaluate this stage's winner on the test split"),
       key_ints("seeds", std::vector<int64_t>{}, "this stage's seeds (empty: the study's)", 0),
   };
@@ -47,6 +51,12 @@ StudyStage stage_of(Value st, size_t k, const fs::path& file, const std::vector<
   stage.varies = st.find("varies")->s;
   stage.extends_winner = st.find("extends")->s == "winner";
   stage.final = st.find("final")->b;
+  stage.question = st.find("question")->s;
+  stage.ablation = st.find("ablation")->b;
+  if (stage.ablation && (stage.final || stage.extends_winner))
+    throw SpecError(st.find("ablation")->loc, where +
+                                                  ": an ablation stage has no winner: it cannot be final or "
+                                                  "extend one (its graphs extend the recipe by name)");
   stage.seeds = st.find("seeds")->as_ints(where + ".seeds");
   if (stage.seeds.empty()) stage.seeds = seeds;
   if (stage.extends_winner && k == 0)

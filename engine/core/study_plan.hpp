@@ -13,11 +13,12 @@
 namespace engine {
 
 struct StudyStage {
-  std::string name, title, varies;
+  std::string name, title, varies, question;
   std::vector<std::filesystem::path> graphs;
   std::vector<int64_t> seeds;   // each graph is trained once per seed
   bool extends_winner = false;  // each graph extends the previous stage's winner, by file name
   bool final = false;           // test this stage's winner
+  bool ablation = false;        // graphs[0] is a recipe, each other graph removes one lever
 };
 
 struct Study {

@@ -92,28 +92,45 @@ void run_gnuplot(const fs::path& dir, const fs::path& script) {
 void line_chart(const fs::path& png_path, const std::vector<Series>& series, const ChartOptions& options) {
   if (series.empty()) throw std::invalid_argument("line_chart: no series for " + png_path.string());
   for (const auto& s : series)
-    if (s.x.size() != s.y.size())
-      throw std::invalid_argument("line_chart: series '" + s.name + "' has x and y of different sizes");
+    if (s.x.size() != s.y.size() || (!s.lo.empty() && (s.lo.size() != s.x.size() || s.hi.size() != s.x.size())))
+      throw std::invalid_argument("line_chart: series '" + s.name + "' has x, y and band of different sizes");
 
   const fs::path dir = png_path.has_parent_path() ? png_path.parent_path() : fs::path(".");
   fs::create_directories(dir);
   const std::string stem = png_path.stem().string();
   const std::string csv_name = stem + ".csv", gp_name = stem + ".gp", png_name = stem + ".png";
 
-  // Wide CSV: one row per x present in any series, one column per series, empty when missing
-  // (gnuplot skips empty fields and still joins the points around them).
+  // Wide CSV: one row per x present in any series, one column per series (and two more per
+  // band), empty when missing (gnuplot skips empty fields and still joins the points around them).
+  struct Column {
+    std::string name;
+    std::size_t series;
+    const std::vector<double>* values;
+  };
+  std::vector<Column> columns;
+  std::vector<std::size_t> line_column(series.size()), band_column(series.size(), 0);
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    line_column[i] = columns.size();
+    columns.push_back({series[i].name, i, &series[i].y});
+    if (series[i].lo.empty()) continue;
+    band_column[i] = columns.size();
+    columns.push_back({series[i].name + " low", i, &series[i].lo});
+    columns.push_back({series[i].name + " high", i, &series[i].hi});
+  }
   std::map<double, std::vector<std::string>> rows;
-  for (std::size_t i = 0; i < series.size(); ++i)
-    for (std::size_t j = 0; j < series[i].x.size(); ++j) {
-      auto& row = rows[series[i].x[j]];
-      row.resize(series.size());
-      row[i] = toml_float(series[i].y[j]);  // shortest exact decimal, fine for CSV too
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    const Series& s = series[columns[c].series];
+    for (std::size_t j = 0; j < s.x.size(); ++j) {
+      auto& row = rows[s.x[j]];
+      row.resize(columns.size());
+      row[c] = toml_float((*columns[c].values)[j]);  // shortest exact decimal, fine for CSV too
     }
+  }
   std::string csv = csv_field(options.xlabel.empty() ? "x" : options.xlabel);
-  for (const auto& s : series) csv += "," + csv_field(s.name);
+  for (const auto& c : columns) csv += "," + csv_field(c.name);
   csv += "\n";
   for (auto& [x, cells] : rows) {
-    cells.resize(series.size());
+    cells.resize(columns.size());
     std::ostringstream line;
     line << x;
     for (const auto& cell : cells) line << "," << cell;
@@ -144,14 +161,24 @@ void line_chart(const fs::path& png_path, const std::vector<Series>& series, con
     for (const auto& row : rows) whole = whole && row.first == std::floor(row.first);
     if (whole) gp << "set xtics " << std::max(1.0, std::ceil((hi - lo) / 10)) << "\n";
   }
+  // Bands first, so every line is drawn over them.
   gp << "plot";
-  for (std::size_t i = 0; i < series.size(); ++i) {
-    const auto& s = series[i];
-    const int color = (s.color >= 0 ? s.color : static_cast<int>(i)) % 10;
-    gp << (i == 0 ? " " + gp_single_quoted(csv_name) : std::string(", \\\n     ''")) << " using 1:" << i + 2
-       << " with linespoints lw 2 pt 7 ps 0.6 dt " << (s.dashed ? 2 : 1) << " lc rgb \"" << kPalette[color]
-       << "\" title " << gp_string(s.name);
-  }
+  bool first = true;
+  auto source = [&] {
+    std::string out = first ? " " + gp_single_quoted(csv_name) : std::string(", \\\n     ''");
+    first = false;
+    return out;
+  };
+  auto colour = [&](std::size_t i) {
+    return kPalette[(series[i].color >= 0 ? series[i].color : static_cast<int>(i)) % 10];
+  };
+  for (std::size_t i = 0; i < series.size(); ++i)
+    if (!series[i].lo.empty())
+      gp << source() << " using 1:" << band_column[i] + 2 << ":" << band_column[i] + 3
+         << " with filledcurves fs transparent solid 0.15 noborder lc rgb \"" << colour(i) << "\" notitle";
+  for (std::size_t i = 0; i < series.size(); ++i)
+    gp << source() << " using 1:" << line_column[i] + 2 << " with linespoints lw 2 pt 7 ps 0.6 dt "
+       << (series[i].dashed ? 2 : 1) << " lc rgb \"" << colour(i) << "\" title " << gp_string(series[i].name);
   gp << "\n";
   write_file_atomic(dir / gp_name, gp.str());
   run_gnuplot(dir, dir / gp_name);

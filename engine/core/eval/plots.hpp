@@ -17,6 +17,9 @@ struct Series {
   std::vector<double> x, y;  // same length; x is usually the epoch
   bool dashed = false;
   int color = -1;  // index into a 10-colour palette; -1 = the series' position in the chart
+  // Optional band around the line (e.g. the spread over seeds), drawn shaded in its colour:
+  // empty, or as long as x.
+  std::vector<double> lo{}, hi{};
 };
 
 struct ChartOptions {

@@ -6,7 +6,6 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "engine/core/error.hpp"
-#include "engine/core/report/analysis.hpp"
 
 namespace engine::report {
 
@@ -35,8 +34,8 @@ VariantStats summarise(const Variant& v) {
   return s;
 }
 
-// Discordant pairs of the leader and another variant, pooled over the seeds both have;
-// nullopt when any of those runs lacks its predictions.
+}  // namespace
+
 std::optional<eval::Discordant> paired(const Variant& leader, const Variant& other) {
   eval::Discordant total;
   bool any = false;
@@ -57,7 +56,6 @@ std::optional<eval::Discordant> paired(const Variant& leader, const Variant& oth
   if (!any) return std::nullopt;
   return total;
 }
-}  // namespace
 
 StageDecision decide_stage(const std::vector<Variant>& variants) {
   if (variants.empty()) throw UserError("a stage without variants cannot be decided");
@@ -81,55 +79,6 @@ StageDecision decide_stage(const std::vector<Variant>& variants) {
   for (size_t k = 0; k < variants.size(); ++k)
     if (d.stats[k].tied && cost(k) < cost(d.winner)) d.winner = k;
   return d;
-}
-
-namespace {
-std::string pm(const eval::MeanSd& m) {
-  return m.n > 1 ? fmt::format("{:.1f} ± {:.1f}%", 100 * m.mean, 100 * m.sd) : fmt::format("{:.1f}%", 100 * m.mean);
-}
-
-std::string verdict(const VariantStats& s, bool leader) {
-  if (leader) return "leader";
-  if (!s.p_value) return "not tested (no val_predictions.csv)";
-  return fmt::format("{} (p = {:.3f})", s.tied ? "tie" : "worse", *s.p_value);
-}
-
-std::string why_winner(const std::vector<Variant>& v, const StageDecision& d) {
-  const std::string& leader = v[d.leader].name;
-  std::vector<std::string> ties;
-  for (size_t k = 0; k < v.size(); ++k)
-    if (k != d.leader && d.stats[k].tied) ties.push_back(v[k].name);
-  if (v.size() == 1) return "One variant: " + leader + " goes on.";
-  std::string out = fmt::format("{} leads by mean best val accuracy ({}).", leader, pm(d.stats[d.leader].best_val));
-  if (ties.empty()) return out + " Every other variant is significantly worse at 5 %, so " + leader + " goes on.";
-  std::string list;
-  for (const auto& t : ties) list += (list.empty() ? "" : ", ") + t;
-  out += " The paired test cannot tell it from " + list + " at 5 %: a tie";
-  if (d.winner == d.leader) return out + ", and " + leader + " is also the cheapest of them, so it goes on.";
-  const VariantStats &w = d.stats[d.winner], &l = d.stats[d.leader];
-  std::string cheaper = w.macs < l.macs ? fmt::format("{:.1f}M vs {:.1f}M MACs", w.macs / 1e6, l.macs / 1e6)
-                        : w.params < l.params
-                            ? "fewer parameters (" + format_params(w.params) + " vs " + format_params(l.params) + ")"
-                            : fmt::format("a shorter epoch ({:.1f} s vs {:.1f} s)", w.epoch_seconds, l.epoch_seconds);
-  return out + ", which goes to the cheaper " + v[d.winner].name + " (" + cheaper + ").";
-}
-}  // namespace
-
-std::string decision_markdown(const std::string& stage, const std::vector<Variant>& v, const StageDecision& d) {
-  std::string md = "### Stage " + stage +
-                   " over seeds\n\n"
-                   "| Variant | Configuration | Params | MACs | Best val | Mean of last 5 epochs | Epoch | "
-                   "Only leader right / only this right | Verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
-  for (size_t k = 0; k < v.size(); ++k) {
-    const VariantStats& s = d.stats[k];
-    std::string name = (k == d.winner ? "**" + v[k].name + "**" : v[k].name) +
-                       (v[k].same_as.empty() ? "" : " (same run as " + v[k].same_as + ")");
-    std::string pairs = s.vs_leader ? fmt::format("{} / {}", s.vs_leader->a_only, s.vs_leader->b_only) : "–";
-    md += fmt::format("| {} | {} | {} | {:.1f}M | {} | {} | {:.1f} s | {} | {} |\n", name, v[k].title,
-                      format_params(s.params), s.macs / 1e6, pm(s.best_val), pm(s.last5_val), s.epoch_seconds, pairs,
-                      verdict(s, k == d.leader));
-  }
-  return md + "\n" + why_winner(v, d) + "\n\n";
 }
 
 }  // namespace engine::report

@@ -43,9 +43,9 @@ struct StageDecision {
 
 StageDecision decide_stage(const std::vector<Variant>& variants);
 
-// The stage as Markdown: one row per variant (mean ± sd over seeds, the paired test against
-// the leader, the verdict) and the sentence that says who goes on and why.
-std::string decision_markdown(const std::string& stage, const std::vector<Variant>& variants, const StageDecision& d);
+// Discordant pairs of `a` and `b` on the same val images (a_only: only a right), pooled over
+// the seeds both ran; nullopt when any of those runs lacks val_predictions.csv.
+std::optional<eval::Discordant> paired(const Variant& a, const Variant& b);
 
 // Mean val accuracy of the last `n` epochs of a run (fewer when it has fewer).
 double last_epochs_mean(const std::vector<EpochRow>& history, size_t n = 5);

@@ -4,6 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iomanip>
 #include <map>
 #include <numeric>
 #include <set>
@@ -14,6 +19,8 @@
 #include "engine/core/eval/plots.hpp"
 #include "engine/core/files.hpp"
 #include "engine/core/report/analysis.hpp"
+#include "engine/core/report/answers.hpp"
+#include "engine/core/report/stage_data.hpp"
 
 namespace engine::report {
 namespace fs = std::filesystem;
@@ -45,12 +52,6 @@ std::string join_words(const std::vector<std::string>& items) {
   return out;
 }
 
-// Margin and noise in points, with one more decimal when one decimal would print them equal.
-std::pair<std::string, std::string> points_pair(double a, double b) {
-  if (format_points(a) != format_points(b)) return {format_points(a), format_points(b)};
-  return {fmt::format("{:.2f} pt", a * 100), fmt::format("{:.2f} pt", b * 100)};
-}
-
 // Draws a chart; a failure (e.g. no gnuplot) becomes a note in the report, not a lost report.
 std::string chart(const fs::path& png, const std::vector<eval::Series>& series, const eval::ChartOptions& options,
                   const std::string& link_dir) {
@@ -63,138 +64,169 @@ std::string chart(const fs::path& png, const std::vector<eval::Series>& series, 
   return fmt::format("![{}]({}/{})\n", options.title, link_dir, png.filename().string());
 }
 
-std::vector<eval::Series> val_acc_series(const std::vector<RunResult>& runs) {
-  std::vector<eval::Series> series;
-  for (const auto& run : runs) {
-    eval::Series s{run.name, {}, {}};
-    for (const auto& row : run.history) {
-      s.x.push_back(row.epoch);
-      s.y.push_back(row.val_acc * 100);
+// Seed means per epoch of one figure, with the range over seeds as the band.
+eval::Series seed_mean(const LoadedVariant& v, const std::string& name, bool dashed, int color, bool band,
+                       const std::function<std::optional<double>(const EpochRow&)>& f) {
+  std::map<int, std::vector<double>> by_epoch;
+  for (const auto& r : v.runs)
+    for (const auto& row : r.history)
+      if (auto y = f(row)) by_epoch[row.epoch].push_back(*y);
+  eval::Series s{name, {}, {}, dashed, color, {}, {}};
+  for (const auto& [epoch, ys] : by_epoch) {
+    s.x.push_back(epoch);
+    s.y.push_back(std::accumulate(ys.begin(), ys.end(), 0.0) / static_cast<double>(ys.size()));
+    if (band && v.runs.size() > 1) {
+      s.lo.push_back(*std::min_element(ys.begin(), ys.end()));
+      s.hi.push_back(*std::max_element(ys.begin(), ys.end()));
     }
-    series.push_back(std::move(s));
+  }
+  return s;
+}
+
+bool probe_everywhere(const LoadedStage& s) {
+  for (const auto& v : s.variants)
+    for (const auto& r : v.runs)
+      for (const auto& row : r.history)
+        if (!row.train_eval_acc) return false;
+  return true;
+}
+
+// Val solid with its band over seeds, train dashed (eval-mode probe when every run has it).
+std::vector<eval::Series> accuracy_series(const LoadedStage& s) {
+  const bool probe = probe_everywhere(s);
+  std::vector<eval::Series> series;
+  for (size_t k = 0; k < s.variants.size(); ++k) {
+    const auto& v = s.variants[k];
+    const int c = static_cast<int>(k);
+    series.push_back(seed_mean(v, v.label + " val", false, c, true, [](const EpochRow& r) { return 100 * r.val_acc; }));
+    series.push_back(seed_mean(v, v.label + (probe ? " train" : " train (running)"), true, c, false,
+                               [probe](const EpochRow& r) -> std::optional<double> {
+                                 if (probe) return 100 * *r.train_eval_acc;
+                                 return 100 * r.train_acc;
+                               }));
   }
   return series;
 }
 
-// Train loss dashed, val loss solid, one colour per run.
-std::vector<eval::Series> loss_series(const std::vector<RunResult>& runs) {
+std::vector<eval::Series> loss_series(const LoadedStage& s) {
+  const bool probe = probe_everywhere(s);
   std::vector<eval::Series> series;
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    eval::Series train{runs[i].name + " train", {}, {}, true, static_cast<int>(i)};
-    eval::Series val{runs[i].name + " val", {}, {}, false, static_cast<int>(i)};
-    for (const auto& row : runs[i].history) {
-      train.x.push_back(row.epoch);
-      train.y.push_back(row.train_loss);
-      val.x.push_back(row.epoch);
-      val.y.push_back(row.val_loss);
-    }
-    series.push_back(std::move(train));
-    series.push_back(std::move(val));
+  for (size_t k = 0; k < s.variants.size(); ++k) {
+    const auto& v = s.variants[k];
+    const int c = static_cast<int>(k);
+    series.push_back(seed_mean(v, v.label + " val", false, c, true, [](const EpochRow& r) { return r.val_loss; }));
+    series.push_back(seed_mean(v, v.label + (probe ? " train" : " train (running)"), true, c, false,
+                               [probe](const EpochRow& r) -> std::optional<double> {
+                                 if (probe && r.train_eval_loss) return *r.train_eval_loss;
+                                 return r.train_loss;
+                               }));
   }
   return series;
 }
 
-std::string summary_row(const std::string& stage, const RunResult& run, bool winner) {
-  std::string config = cell(run.title);
-  if (!run.complete) config += fmt::format(" *(incomplete: {} of {} epochs)*", run.epochs, run.epochs_planned);
-  return fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", cell(stage),
-                     winner ? "**" + cell(run.name) + "**" : cell(run.name), config, format_params(run.params),
-                     format_percent(run.best_val_acc), format_percent(run.train_acc_at_best),
-                     format_points(run.train_acc_at_best - run.best_val_acc), run.best_epoch,
-                     format_duration(run.epoch_seconds_mean));
+// One row of the table of every experiment: the assignment's columns first (stage,
+// configuration, params, val acc, train acc), then the seeds' spread and the verdict.
+std::string summary_row(const LoadedStage& s, size_t k) {
+  const LoadedVariant& v = s.variants[k];
+  const auto& d = s.decision;
+  const VariantStats& st = d.stats[k];
+  std::string name = v.variant->name;
+  if (s.variants.size() > 1 && k == d.winner && !s.spec->ablation) name = "**" + name + "**";
+  std::string verdict;
+  if (s.spec->ablation)
+    verdict = k == 0 ? "the recipe" : "ablation";
+  else if (s.variants.size() == 1)
+    verdict = s.spec->final ? "final" : "–";
+  else if (k == d.winner)
+    verdict = k == d.leader ? "leader, goes on" : "tie, cheapest: goes on";
+  else if (k == d.leader)
+    verdict = "leader";
+  else
+    verdict = st.p_value ? fmt::format("{}, p = {:.3f}", st.tied ? "tie" : "worse", *st.p_value) : "not tested";
+  if (!v.variant->same_as.empty()) verdict += "; same run as " + v.variant->same_as;
+  for (const auto& r : v.runs)
+    if (!r.complete) verdict += fmt::format("; incomplete ({} of {} epochs)", r.epochs, r.epochs_planned);
+  const auto train = over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r); });
+  const auto gap = over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r) - r.best_val_acc; });
+  const auto epoch = over_seeds(v, [](const RunResult& r) { return median_epoch_seconds(r); });
+  return fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {:.1f}M | {:.1f} s | {} |\n", name, cell(v.label),
+                     format_params(st.params), pm_percent(st.best_val), pm_percent(train), v.runs.size(),
+                     pm_percent(st.last5_val), pm_points(gap), st.macs / 1e6, epoch.mean, verdict);
 }
 
-// The bullet list of computed conclusions for one stage.
-std::string stage_conclusions(const StageSpec& stage, const std::vector<RunResult>& runs, const StageFindings& f) {
+// "[study] started 2026-11-29T12:18:24+00:00" and "[study] ended ..." in the study's log.
+std::optional<double> logged_wall_seconds(const fs::path& log) {
+  if (log.empty() || !fs::is_regular_file(log)) return std::nullopt;
+  std::ifstream in(log);
+  std::optional<std::time_t> started, ended;
+  for (std::string line; std::getline(in, line);) {
+    for (auto [prefix, slot] : {std::pair{"[study] started ", &started}, std::pair{"[study] ended ", &ended}}) {
+      if (line.rfind(prefix, 0) != 0) continue;
+      std::tm tm{};
+      std::istringstream when(line.substr(std::strlen(prefix)));
+      when >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+      if (!when.fail()) *slot = timegm(&tm);  // both in the same offset: the difference is right
+    }
+  }
+  if (!started || !ended || *ended < *started) return std::nullopt;
+  return static_cast<double>(*ended - *started);
+}
+
+std::string data_section(const std::vector<LoadedStage>& stages, const std::optional<fs::path>& final_run) {
+  const LoadedVariant& first = stages.front().variants.front();
+  const RunResult& run = first.runs.front();
+  const Value* data = first.config.find("data");
+  const Value* train = first.config.find("train");
   std::ostringstream out;
-  const RunResult& w = runs[f.winner];
-  if (!f.runner_up) {
-    out << fmt::format("- Only one run, **{}**: {} best val accuracy (epoch {}); nothing to compare.\n", w.name,
-                       format_percent(w.best_val_acc), w.best_epoch);
+  out << "## Data\n\n";
+  const auto classes = read_run_data(run.dir);
+  if (classes)
+    out << fmt::format("- {} classes of Tiny ImageNet (64x64): {}.\n", classes->names.size(),
+                       join_words(classes->names));
+  if (data && data->find("val_fraction") && data->find("split_seed"))
+    out << fmt::format(
+        "- **Validation**: {} images, {:g} % of each class's train images held out (split seed {}); every choice "
+        "in this study is made on them. **Training**: the other train images.\n",
+        run.val_size, 100 * data->find("val_fraction")->as_float("data.val_fraction"),
+        data->find("split_seed")->repr());
+  if (train && train->find("train_probe") && train->find("train_probe")->i > 0)
+    out << fmt::format(
+        "- **Train accuracy** in the tables and the dashed curves: the eval-mode accuracy on a fixed sample of {} "
+        "training images without augmentation, so it compares with val; the running accuracy on augmented "
+        "batches stays in each metrics.csv as train_acc.\n",
+        train->find("train_probe")->i);
+  if (final_run && RunDir(*final_run).has_test_metrics())
+    out << fmt::format(
+        "- **Test**: the official Tiny ImageNet val set of these classes, {} images, evaluated once, for the final "
+        "model only.\n",
+        RunDir(*final_run).read_test_metrics().metrics.total);
+  return out.str() + "\n";
+}
+
+std::string stage_section(const LoadedStage& s, const fs::path& fig_dir, const std::string& link_dir,
+                          std::set<std::string>& used_slugs) {
+  const StageSpec& spec = *s.spec;
+  std::ostringstream md;
+  md << "## Stage " << spec.name << (spec.title.empty() ? "" : ": " + spec.title) << "\n\n";
+  if (!spec.question.empty()) md << "> " << spec.question << "\n\n";
+  if (spec.ablation) {
+    md << ablation_section(s);
   } else {
-    const RunResult& r = runs[*f.runner_up];
-    const bool tie = f.margin <= 1e-9;
-    if (tie)
-      out << fmt::format(
-          "- **Winner: {}** by the tie-break: it ties {} at {} best val accuracy and has fewer "
-          "params ({} vs {}).\n",
-          w.name, r.name, format_percent(w.best_val_acc), format_params(w.params), format_params(r.params));
-    else
-      out << fmt::format(
-          "- **Winner: {}** with {} best val accuracy (epoch {}), {} ahead of the runner-up {} "
-          "({}).\n",
-          w.name, format_percent(w.best_val_acc), w.best_epoch, format_points(f.margin), r.name,
-          format_percent(r.best_val_acc));
-    const auto [margin, se] = points_pair(f.margin, f.standard_error);
-    if (f.beyond_noise)
-      out << fmt::format(
-          "- Beyond noise (margin {} > 1 SE = {}, from {} val images): {} is ahead of every "
-          "other variant by more than one standard error.\n",
-          margin, se, w.val_size, w.name);
-    else
-      out << fmt::format(
-          "- Within noise (margin {} {} 1 SE = {}, from {} val images): {} and {} are not "
-          "distinguishable on this val set.\n",
-          margin, f.margin < f.standard_error ? "<" : "=", se, w.val_size, w.name, r.name);
-    std::vector<std::string> others;
-    for (auto i : f.within_noise)
-      if (i != *f.runner_up) others.push_back(runs[i].name);
-    if (!others.empty()) out << fmt::format("- Also within one SE of the winner: {}.\n", join_words(others));
+    const std::string answer = stage_answer(s);
+    md << (answer.empty() ? decision_sentence(s) : answer) << "\n\n" << decision_table(s) << "\n";
   }
-
-  std::vector<std::string> items;
-  for (std::size_t i = 0; i < runs.size(); ++i)
-    items.push_back(f.convergence[i] ? fmt::format("{} epoch {} of {}", runs[i].name, *f.convergence[i],
-                                                   runs[i].history.back().epoch)
-                                     : runs[i].name + " no history");
-  out << "- Convergence (first epoch within 1 pt of the run's best val accuracy): " << join_words(items) << ".\n";
-  // A run whose best epoch is its last one may not have finished improving.
-  items.clear();
-  for (const auto& run : runs) {
-    const auto& h = run.history;
-    const auto best = std::max_element(h.begin(), h.end(), [](auto& a, auto& b) { return a.val_acc < b.val_acc; });
-    if (h.size() > 1 && best == h.end() - 1) items.push_back(run.name);
-  }
-  if (!items.empty())
-    out << "- Best val accuracy at the last epoch, so possibly still improving: " << join_words(items) << ".\n";
-
-  // Gaps listed by params when that ordering means something, else in run order.
-  std::vector<std::size_t> order(runs.size());
-  std::iota(order.begin(), order.end(), 0);
-  if (f.gap_trend != Trend::kNotApplicable)
-    std::sort(order.begin(), order.end(), [&](auto a, auto b) { return runs[a].params < runs[b].params; });
-  items.clear();
-  for (auto i : order)
-    items.push_back(fmt::format("{} ({}) {}", runs[i].name, format_params(runs[i].params), format_points(f.gap[i])));
-  const std::string with = stage.varies == "depth" ? "depth (params)" : "params";
-  std::string trend;
-  switch (f.gap_trend) {
-    case Trend::kIncreasing:
-      trend = "; it grows monotonically with " + with;
-      break;
-    case Trend::kDecreasing:
-      trend = "; it shrinks monotonically with " + with;
-      break;
-    case Trend::kMixed:
-      trend = "; no monotonic trend with " + with;
-      break;
-    case Trend::kNotApplicable:
-      break;
-  }
-  out << "- Overfitting gap (train − val accuracy at the best epoch): " << join_words(items) << trend << ".\n";
-
-  items.clear();
-  double stage_seconds = 0;
-  for (const auto& run : runs) {
-    items.push_back(fmt::format("{} {}", run.name, format_duration(run.epoch_seconds_mean)));
-    stage_seconds += run.total_seconds;
-  }
-  out << "- Epoch time: " << join_words(items) << "; stage wall time " << format_duration(stage_seconds) << ".\n";
-  for (const auto& run : runs)
-    if (!run.complete)
-      out << fmt::format("- Incomplete: {} stopped after {} of {} planned epochs.\n", run.name, run.epochs,
-                         run.epochs_planned);
-  return out.str();
+  md << stage_notes(s) << "\n";
+  std::string base = "stage-" + slug(spec.name);
+  for (int k = 2; !used_slugs.insert(base).second; ++k) base = "stage-" + slug(spec.name) + "-" + std::to_string(k);
+  const bool seeds = std::any_of(s.variants.begin(), s.variants.end(), [](auto& v) { return v.runs.size() > 1; });
+  const std::string of = seeds ? " (mean over seeds, band: their range)" : "";
+  md << chart(fig_dir / (base + "-accuracy.png"), accuracy_series(s),
+              {"Stage " + spec.name + ": accuracy, val solid, train dashed" + of, "epoch", "accuracy (%)"}, link_dir)
+     << "\n"
+     << chart(fig_dir / (base + "-loss.png"), loss_series(s),
+              {"Stage " + spec.name + ": loss, val solid, train dashed" + of, "epoch", "cross-entropy loss"}, link_dir)
+     << "\n";
+  return md.str();
 }
 
 bool copy_if_present(const fs::path& from, const fs::path& to) {
@@ -203,13 +235,36 @@ bool copy_if_present(const fs::path& from, const fs::path& to) {
   return true;
 }
 
-std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, const std::string& link_dir) {
+// 4.4: the final model against every stage's best, its test results, its signs of overfitting.
+std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, const std::string& link_dir,
+                          const std::vector<LoadedStage>& stages) {
   const RunDir dir(run_dir);
   const RunResult run = dir.read_result();
   std::ostringstream out;
-  out << "## Final model: " << run.name << "\n\n" << fmt::format("{}; {} params", run.title, format_params(run.params));
-  if (!run.graph.empty()) out << "; graph `" << run.graph << "`";
-  out << ".\n\n";
+  out << "## Final model: " << run.name << "\n\n"
+      << "> 4.4: Which configuration gave the best result? Are there signs of overfitting (a large difference "
+         "between train and val)?\n\n";
+  // The best of the other experiments, by mean best val accuracy over their seeds.
+  const LoadedVariant* best_other = nullptr;
+  double best_other_val = -1;
+  for (const auto& st : stages) {
+    if (st.spec->final || st.spec->ablation) continue;
+    for (const auto& v : st.variants) {
+      const double m = v.runs.empty() ? 0 : over_seeds(v, [](const RunResult& r) { return r.best_val_acc; }).mean;
+      if (m > best_other_val) best_other_val = m, best_other = &v;
+    }
+  }
+  Value config = dir.read_config();
+  out << fmt::format("**Best configuration: {}** — {}, {} params", run.name, describe_network(config),
+                     format_params(run.params));
+  if (!run.title.empty()) out << " (" << run.title << ")";
+  out << fmt::format(": {} best val accuracy at epoch {} of {}", format_percent(run.best_val_acc), run.best_epoch,
+                     run.history.empty() ? 0 : run.history.back().epoch);
+  if (best_other)
+    out << fmt::format(", against {} for the best stage configuration, {} ({} seeds' mean)",
+                       format_percent(best_other_val), best_other->variant->name, best_other->runs.size());
+  out << ". " << overfitting_sentence(run) << "\n\n";
+  if (!run.graph.empty()) out << "Graph: `" << run.graph << "`.\n\n";
 
   if (!dir.has_test_metrics()) {
     spdlog::warn("report: {} has no test results", run_dir.string());
@@ -224,6 +279,12 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
         "so test is {} {}.\n",
         format_percent(m.accuracy), m.total, format_points(se), format_percent(run.best_val_acc), run.best_epoch,
         format_points(std::abs(m.accuracy - run.best_val_acc)), m.accuracy >= run.best_val_acc ? "higher" : "lower");
+    if (file.tta)
+      out << fmt::format(
+          "- Flip test-time augmentation (mean logits of each image and its mirror): {} with, {} without; the "
+          "figures above and below are {} it ([train] test_tta, set in the graph before the test was read).\n",
+          format_percent(file.tta->with_tta), format_percent(file.tta->without_tta),
+          file.tta->used ? "with" : "without");
     out << fmt::format("- Macro F1 {:.3f}, weighted F1 {:.3f}.\n", m.macro.f1, m.weighted.f1);
     if (!m.classes.empty()) {
       std::size_t best = 0, worst = 0;
@@ -274,14 +335,16 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
 
 const char* const kMethod = R"(## How the conclusions are computed
 
-- Winner: highest best val accuracy; a tie goes to the run with fewer params.
-- Noise: one standard error of the winner's val accuracy, sqrt(p(1−p)/n) with n = val_size. A margin
-  over the runner-up above 1 SE is "beyond noise", otherwise "within noise". (The SE of a difference
-  of two accuracies is about √2 larger, so "beyond noise" is a lenient test.)
+- Each variant trains once per seed; identical configurations train once and are marked "same run as".
+- Best val: the best val accuracy of a run (the epoch its best.pt holds), as mean ± sd over seeds.
+  Mean of last 5 epochs: the same over the last five epochs, less sensitive to one lucky epoch.
+- Paired test: the exact McNemar test of the leader (highest mean best val) against each other variant on
+  the same val images, discordant pairs pooled over the seeds both ran. p ≥ 0.05 is a tie; a tie goes to
+  the cheaper variant (fewer MACs, then fewer params, then the shorter epoch), which goes on.
+- A trend (e.g. the gap with depth) is claimed only when it is monotonic and its ends lie apart by more
+  than their spread over seeds.
 - Convergence epoch: the first epoch whose val accuracy is within 1 point of the run's best.
-- Overfitting gap: train accuracy − val accuracy, both at the best-val epoch; its trend is checked
-  over the runs ordered by params.
-- Wall time: sum of each run's total_seconds.
+- Epoch time: the median over a run's epochs, so an epoch slowed by other work on the machine does not move it.
 )";
 
 }  // namespace
@@ -290,75 +353,50 @@ fs::path figures_dir(const fs::path& out_md) { return out_md.parent_path() / (ou
 
 void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
                   const std::optional<fs::path>& final_run, const ReportOptions& options) {
+  if (stages.empty()) throw UserError("report: no stages to report");
   // Read everything first: a bad run directory fails before anything is written.
-  std::vector<std::vector<RunResult>> stage_runs;
-  for (const auto& stage : stages) {
-    if (stage.runs.empty()) throw UserError("report: stage '" + stage.name + "' has no runs");
-    std::vector<RunResult> runs;
-    for (const auto& dir : stage.runs) runs.push_back(RunDir(dir).read_result());
-    stage_runs.push_back(std::move(runs));
-  }
-  std::vector<StageFindings> findings;
-  for (const auto& runs : stage_runs) findings.push_back(analyze_stage(runs));
+  std::vector<LoadedStage> loaded;
+  for (const auto& stage : stages) loaded.push_back(load_stage(stage));
 
   const fs::path fig_dir = figures_dir(out_md);
   const std::string link_dir = fig_dir.filename().string();
   fs::create_directories(fig_dir);
 
-  // Wall time counts each run directory once, even if it appears in two stages or is the final run.
+  // Training time counts each run directory once, even if it appears in two stages.
   std::set<fs::path> seen;
   double total_seconds = 0;
   std::set<std::string> setups;
-  for (const auto& runs : stage_runs)
-    for (const auto& run : runs) {
-      if (!seen.insert(fs::weakly_canonical(run.dir)).second) continue;
-      total_seconds += run.total_seconds;
-      if (!run.device.empty()) setups.insert(fmt::format("{}, {} threads, {}", run.device, run.threads, run.precision));
-    }
-  if (final_run && !seen.count(fs::weakly_canonical(*final_run))) {
-    total_seconds += RunDir(*final_run).read_result().total_seconds;
-    seen.insert(fs::weakly_canonical(*final_run));
-  }
+  for (const auto& st : loaded)
+    for (const auto& v : st.variants)
+      for (const auto& run : v.runs) {
+        if (!seen.insert(fs::weakly_canonical(run.dir)).second) continue;
+        total_seconds += run.total_seconds;
+        if (!run.device.empty()) setups.insert(fmt::format("{}, {}, {}", run.device, run.precision, run.memory_format));
+      }
 
   std::ostringstream md;
   md << "# " << options.title << "\n\n"
-     << fmt::format("{} runs in {} stages. Total wall time of the study: {} (sum of total_seconds).", seen.size(),
-                    stages.size(), format_duration(total_seconds));
-  if (setups.size() == 1) md << " All runs: " << *setups.begin() << ".";
-  md << "\n\n## Summary\n\n"
-     << "| Stage | Run | Configuration | Params | Best val acc | Train acc (same epoch) | Gap (train−val) | "
-        "Best epoch | Epoch time |\n"
-     << "|---|---|---|---:|---:|---:|---:|---:|---:|\n";
-  for (std::size_t s = 0; s < stages.size(); ++s)
-    for (std::size_t i = 0; i < stage_runs[s].size(); ++i)
-      md << summary_row(stages[s].name, stage_runs[s][i], stages[s].runs.size() > 1 && i == findings[s].winner);
-  if (options.decisions.empty()) {
-    md << "\nBold: the stage's winner (best val accuracy, ties to fewer params).\n\n";
-  } else {
-    md << "\nRows: the first seed's run of each variant. The decisions use every seed:\n\n"
-       << "## Decisions over seeds\n\n"
-       << "Each variant is trained once per seed. Best val: the mean ± sd over seeds of the best val accuracy; "
-          "the paired test is the exact McNemar test of the leader against each variant on the same val "
-          "images, discordant pairs pooled over the seeds both ran. A difference not significant at 5 % is a "
-          "tie, and a tie goes to the cheaper variant (fewer MACs, then fewer params, then the shorter epoch).\n\n"
-       << options.decisions;
-  }
+     << fmt::format("{} runs in {} stage{}; their training and evaluation took {} (sum of each run's total_seconds)",
+                    seen.size(), stages.size(), stages.size() == 1 ? "" : "s", format_duration(total_seconds));
+  if (auto wall = logged_wall_seconds(options.study_log))
+    md << fmt::format(", and the study {} of wall time from start to end ({})", format_duration(*wall),
+                      options.study_log.filename().string());
+  md << ".";
+  if (setups.size() == 1) md << " Every run: " << *setups.begin() << ".";
+  md << "\n\n" << data_section(loaded, final_run);
+
+  md << "## Summary of every experiment\n\n"
+     << "| Stage | Configuration | Params | Val acc | Train acc | Seeds | Val, mean of last 5 epochs | Gap "
+        "(train − val) | MACs | Epoch | Verdict |\n"
+     << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  for (const auto& st : loaded)
+    for (size_t k = 0; k < st.variants.size(); ++k) md << summary_row(st, k);
+  md << "\nVal acc: best val accuracy, mean ± sd over seeds. Train acc: at the same epoch. Bold: the variant that "
+        "goes on from its stage (see each stage for the paired test).\n\n";
 
   std::set<std::string> used_slugs;
-  for (std::size_t s = 0; s < stages.size(); ++s) {
-    const auto& stage = stages[s];
-    md << "## Stage " << stage.name << (stage.title.empty() ? "" : ": " + stage.title) << "\n\n"
-       << stage_conclusions(stage, stage_runs[s], findings[s]) << "\n";
-    std::string base = "stage-" + slug(stage.name);
-    for (int k = 2; !used_slugs.insert(base).second; ++k) base = "stage-" + slug(stage.name) + "-" + std::to_string(k);
-    md << chart(fig_dir / (base + "-val_acc.png"), val_acc_series(stage_runs[s]),
-                {"Stage " + stage.name + ": validation accuracy", "epoch", "val accuracy (%)"}, link_dir)
-       << "\n"
-       << chart(fig_dir / (base + "-loss.png"), loss_series(stage_runs[s]),
-                {"Stage " + stage.name + ": loss (train dashed, val solid)", "epoch", "cross-entropy loss"}, link_dir)
-       << "\n";
-  }
-  if (final_run) md << final_section(*final_run, fig_dir, link_dir);
+  for (const auto& st : loaded) md << stage_section(st, fig_dir, link_dir, used_slugs);
+  if (final_run) md << final_section(*final_run, fig_dir, link_dir, loaded);
   md << kMethod;
 
   write_file_atomic(out_md, md.str());
@@ -366,8 +404,8 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
 }
 
 void training_curves(const fs::path& dir, const std::vector<EpochRow>& history, const std::string& run_name) {
-  eval::Series train_acc{"train", {}, {}, false, 0}, val_acc{"val", {}, {}, false, 1};
-  eval::Series train_loss{"train", {}, {}, false, 0}, val_loss{"val", {}, {}, false, 1};
+  eval::Series train_acc{"train", {}, {}, false, 0, {}, {}}, val_acc{"val", {}, {}, false, 1, {}, {}};
+  eval::Series train_loss{"train", {}, {}, false, 0, {}, {}}, val_loss{"val", {}, {}, false, 1, {}, {}};
   for (const auto& row : history) {
     for (auto* s : {&train_acc, &val_acc, &train_loss, &val_loss}) s->x.push_back(row.epoch);
     train_acc.y.push_back(row.train_acc * 100);

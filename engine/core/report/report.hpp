@@ -1,34 +1,43 @@
 #pragma once
-// The study's comparison report: one Markdown file with its figures in a folder beside it.
-// Every number and conclusion in it is computed from the run directories (see docs/report.md).
+// The study's report: one Markdown file with its figures in a folder beside it. Every number,
+// verdict and sentence in it is computed from the run directories.
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/core/report/decision.hpp"
 #include "engine/core/run_dir.hpp"
 
 namespace engine::report {
 
 struct StageSpec {
-  std::string name;                         // e.g. "3.1" or "Baseline"
-  std::string title;                        // what the stage compares, e.g. "width"
-  std::vector<std::filesystem::path> runs;  // run directories (runs/<name>)
-  std::string varies;                       // optional: "depth" words the gap trend "with depth"; else "with params"
+  std::string name;               // e.g. "3.1" or "Baseline"
+  std::string title;              // what the stage compares, e.g. "stage widths"
+  std::vector<Variant> variants;  // each with one run directory per seed
+  // Which computed answer the stage gets: "widths", "depth", "activation", "stem" or "" (the
+  // decision alone). A stage whose `final` is set answers 4.4 (best configuration, overfitting).
+  std::string varies = "";
+  std::string question = "";  // the assignment's question, quoted above the answer
+  bool ablation = false;      // variants[0] is the recipe; each other variant removes one lever
+  bool final = false;         // its winner is the final model (tested)
 };
 
 struct ReportOptions {
   std::string title = "Study report";
-  std::string decisions;  // Markdown of the stage decisions over seeds, placed after the summary
+  // The study's log: its "[study] started <ISO time>" and "[study] ended <ISO time>" lines give
+  // the wall time. Optional.
+  std::filesystem::path study_log;
 };
 
 // Folder that holds the report's figures: <stem>_figures beside out_md (runs/report_figures/).
 std::filesystem::path figures_dir(const std::filesystem::path& out_md);
 
-// Writes out_md (e.g. runs/report.md) and its figures: summary table, per-stage curves and
-// computed conclusions, and the final run's test results (copied from <final_run>/test/ so the
-// report folder is self-contained). A run directory that cannot be read is an engine::UserError;
-// a figure gnuplot cannot draw is logged and noted in the report instead.
+// Writes out_md (e.g. runs/report.md) and its figures: the data, the summary table of every
+// experiment, per stage its question, computed answer, decision over seeds and curves (seed
+// means with their range), the ablation, and the final run's test results (copied from
+// <final_run>/test/ so the report folder is self-contained). A run directory that cannot be
+// read is an engine::UserError; a figure gnuplot cannot draw is logged and noted instead.
 void write_report(const std::filesystem::path& out_md, const std::vector<StageSpec>& stages,
                   const std::optional<std::filesystem::path>& final_run, const ReportOptions& options = {});
 

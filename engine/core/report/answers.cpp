@@ -1,0 +1,321 @@
+#include "engine/core/report/answers.hpp"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "engine/core/report/analysis.hpp"
+
+namespace engine::report {
+
+std::string pm_percent(const eval::MeanSd& m) {
+  return m.n > 1 ? fmt::format("{:.1f} ± {:.1f}%", 100 * m.mean, 100 * m.sd) : fmt::format("{:.1f}%", 100 * m.mean);
+}
+
+std::string pm_points(const eval::MeanSd& m) {
+  return m.n > 1 ? fmt::format("{:.1f} ± {:.1f} pt", 100 * m.mean, 100 * m.sd) : fmt::format("{:.1f} pt", 100 * m.mean);
+}
+
+namespace {
+// "a, b and c"
+std::string join_words(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  return out;
+}
+
+std::string cell(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '|') out += '\\';
+    out += ch == '\n' ? ' ' : ch;
+  }
+  return out;
+}
+
+// "GELU (3.3-D)", or just the name when the label is the name.
+std::string called(const LoadedVariant& v) {
+  return v.label == v.variant->name ? v.variant->name : v.label + " (" + v.variant->name + ")";
+}
+
+std::string seeds_phrase(const LoadedVariant& v) {
+  return v.runs.size() == 1 ? "one seed" : fmt::format("{} seeds", v.runs.size());
+}
+
+std::string p_text(double p) { return p < 0.001 ? "p < 0.001" : fmt::format("p = {:.3f}", p); }
+
+eval::MeanSd best_val(const LoadedVariant& v) {
+  return over_seeds(v, [](const RunResult& r) { return r.best_val_acc; });
+}
+eval::MeanSd gap(const LoadedVariant& v) {
+  return over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r) - r.best_val_acc; });
+}
+eval::MeanSd convergence(const LoadedVariant& v) {
+  return over_seeds(v,
+                    [](const RunResult& r) { return static_cast<double>(convergence_epoch(r.history).value_or(0)); });
+}
+eval::MeanSd val_at_epoch(const LoadedVariant& v, int epoch) {
+  return over_seeds(v, [epoch](const RunResult& r) {
+    for (const auto& row : r.history)
+      if (row.epoch == epoch) return row.val_acc;
+    return r.history.empty() ? 0.0 : r.history.back().val_acc;
+  });
+}
+// How far the val loss climbed from its lowest point by the last epoch.
+eval::MeanSd val_loss_rise(const LoadedVariant& v) {
+  return over_seeds(v, [](const RunResult& r) {
+    if (r.history.empty()) return 0.0;
+    double lowest = r.history.front().val_loss;
+    for (const auto& row : r.history) lowest = std::min(lowest, row.val_loss);
+    return r.history.back().val_loss - lowest;
+  });
+}
+double epoch_time(const LoadedVariant& v) {
+  return over_seeds(v, [](const RunResult& r) { return median_epoch_seconds(r); }).mean;
+}
+
+// Two means differ beyond the seeds' spread when their mean ± sd intervals do not overlap.
+bool apart(const eval::MeanSd& a, const eval::MeanSd& b) { return std::abs(a.mean - b.mean) > a.sd + b.sd; }
+
+// A trend over variants ordered by the variable: monotonic, and the ends apart beyond the
+// spread over seeds. With one seed there is no spread to judge by, so no claim.
+std::string trend(const std::vector<eval::MeanSd>& ordered, const std::string& what, const std::string& with) {
+  if (ordered.size() < 2) return "";
+  bool up = true, down = true;
+  for (size_t k = 1; k < ordered.size(); ++k) {
+    up = up && ordered[k].mean > ordered[k - 1].mean;
+    down = down && ordered[k].mean < ordered[k - 1].mean;
+  }
+  const bool seeds = ordered.front().n > 1 && ordered.back().n > 1;
+  if ((up || down) && seeds && apart(ordered.front(), ordered.back()))
+    return fmt::format("{} {} with {}, beyond the spread over seeds", what, up ? "grows" : "shrinks", with);
+  if (up || down)
+    return fmt::format("{} {} with {}, but {}", what, up ? "grows" : "shrinks", with,
+                       seeds ? "the ends lie within each other's spread over seeds: no trend is claimed"
+                             : "one seed has no spread to judge it by: no trend is claimed");
+  return fmt::format("{} shows no monotonic trend with {}", what, with);
+}
+}  // namespace
+
+std::string decision_sentence(const LoadedStage& s) {
+  const auto& d = s.decision;
+  const LoadedVariant &leader = s.variants[d.leader], &winner = s.variants[d.winner];
+  if (s.variants.size() == 1)
+    return fmt::format("One variant, {}: {} best val accuracy over {}.", called(leader), pm_percent(best_val(leader)),
+                       seeds_phrase(leader));
+  std::string out = fmt::format("{} leads with {} mean best val accuracy over {}.", called(leader),
+                                pm_percent(best_val(leader)), seeds_phrase(leader));
+  std::vector<std::string> ties, worse;
+  for (size_t k = 0; k < s.variants.size(); ++k) {
+    if (k == d.leader) continue;
+    const auto& st = d.stats[k];
+    const auto& v = s.variants[k];
+    const std::string test = st.p_value ? p_text(*st.p_value) : "not tested";
+    std::string item =
+        v.label == v.variant->name ? v.label + " (" + test + ")" : v.label + " (" + v.variant->name + ", " + test + ")";
+    (st.tied ? ties : worse).push_back(item);
+  }
+  if (!worse.empty()) out += fmt::format(" The paired test puts {} significantly below it at 5 %.", join_words(worse));
+  if (ties.empty()) return out + " " + called(leader) + " goes on.";
+  out += fmt::format(" It cannot tell {} from the leader at 5 %: a tie", join_words(ties));
+  if (d.winner == d.leader)
+    return out + ", and the leader is also the cheapest of them, so " + called(leader) + " goes on.";
+  const VariantStats &w = d.stats[d.winner], &l = d.stats[d.leader];
+  std::string cheaper = w.macs < l.macs ? fmt::format("{:.1f}M vs {:.1f}M MACs", w.macs / 1e6, l.macs / 1e6)
+                        : w.params < l.params
+                            ? fmt::format("{} vs {} params", format_params(w.params), format_params(l.params))
+                            : fmt::format("a shorter epoch, {:.1f} s vs {:.1f} s", w.epoch_seconds, l.epoch_seconds);
+  return out + fmt::format(", which goes to the cheaper {} ({}): {} goes on.", called(winner), cheaper, called(winner));
+}
+
+std::string decision_table(const LoadedStage& s) {
+  const auto& d = s.decision;
+  std::string md =
+      "| Variant | Configuration | Params | MACs | Best val | Mean of last 5 epochs | Epoch | Only leader right / "
+      "only this right | Verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
+  for (size_t k = 0; k < s.variants.size(); ++k) {
+    const auto& v = s.variants[k];
+    const VariantStats& st = d.stats[k];
+    std::string name = (k == d.winner && s.variants.size() > 1 ? "**" + v.variant->name + "**" : v.variant->name) +
+                       (v.variant->same_as.empty() ? "" : " (same run as " + v.variant->same_as + ")");
+    std::string pairs = st.vs_leader ? fmt::format("{} / {}", st.vs_leader->a_only, st.vs_leader->b_only) : "–";
+    std::string verdict = k == d.leader ? "leader"
+                          : !st.p_value ? "not tested (no val_predictions.csv)"
+                          : st.tied     ? "tie, " + p_text(*st.p_value)
+                                        : "worse, " + p_text(*st.p_value);
+    if (k == d.winner && k != d.leader) verdict += "; the cheapest of the tie: goes on";
+    md += fmt::format("| {} | {} | {} | {:.1f}M | {} | {} | {:.1f} s | {} | {} |\n", name, cell(v.label),
+                      format_params(st.params), st.macs / 1e6, pm_percent(st.best_val), pm_percent(st.last5_val),
+                      epoch_time(v), pairs, verdict);
+  }
+  return md;
+}
+
+std::string stage_answer(const LoadedStage& s) {
+  const StageSpec& spec = *s.spec;
+  const LoadedVariant& w = s.variants[s.decision.winner];
+  const std::string decision = decision_sentence(s);
+  std::vector<std::string> items;
+  if (spec.varies == "widths") {
+    for (const auto& v : s.variants)
+      items.push_back(fmt::format("{} {} params", called(v), format_params(v.runs[0].params)));
+    return fmt::format("**{} is the better widths configuration.** {} Size: {}.", w.label, decision, join_words(items));
+  }
+  if (spec.varies == "depth") {
+    std::vector<size_t> order(s.variants.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return s.variants[a].runs[0].params < s.variants[b].runs[0].params; });
+    std::vector<eval::MeanSd> gaps, rises;
+    std::vector<std::string> gap_items, rise_items;
+    for (size_t k : order) {
+      gaps.push_back(gap(s.variants[k]));
+      rises.push_back(val_loss_rise(s.variants[k]));
+      gap_items.push_back(s.variants[k].label + " " + pm_points(gaps.back()));
+      rise_items.push_back(fmt::format("{} {:.3f}", s.variants[k].label, rises.back().mean));
+    }
+    return fmt::format(
+        "**Optimal depth: {}.** {} This is the depth the final model uses. **Do deeper nets overfit more?** The "
+        "train − val gap at the best epoch (train accuracy in eval mode) is {}: {}. The val loss rises from its "
+        "lowest point to the last epoch by {} (mean over seeds): {}.",
+        w.label, decision, join_words(gap_items), trend(gaps, "the gap", "depth"), join_words(rise_items),
+        trend(rises, "the rise", "depth"));
+  }
+  if (spec.varies == "activation") {
+    int early = 5;
+    for (const auto& v : s.variants)
+      for (const auto& r : v.runs) early = std::min<int>(early, r.history.empty() ? early : r.history.back().epoch);
+    std::vector<std::string> conv, at_early, times;
+    size_t fastest = 0;
+    std::vector<eval::MeanSd> early_acc;
+    for (size_t k = 0; k < s.variants.size(); ++k) {
+      const auto& v = s.variants[k];
+      const auto c = convergence(v);
+      conv.push_back(fmt::format("{} epoch {:.1f}{}", v.label, c.mean, c.n > 1 ? fmt::format(" ± {:.1f}", c.sd) : ""));
+      early_acc.push_back(val_at_epoch(v, early));
+      at_early.push_back(v.label + " " + pm_percent(early_acc.back()));
+      times.push_back(fmt::format("{} {:.1f} s", v.label, epoch_time(v)));
+      if (early_acc[k].mean > early_acc[fastest].mean) fastest = k;
+    }
+    bool clear = true;
+    for (size_t k = 0; k < early_acc.size(); ++k)
+      if (k != fastest) clear = clear && early_acc[fastest].n > 1 && apart(early_acc[fastest], early_acc[k]);
+    return fmt::format(
+        "**Best activation: {}.** {} **Convergence speed:** val accuracy after {} epochs is {}; {} is ahead {}. "
+        "The first epoch within 1 pt of each run's best val accuracy: {}. Epoch time (median): {}.",
+        w.label, decision, early, join_words(at_early), s.variants[fastest].label,
+        clear ? "of every other activation beyond the spread over seeds"
+              : "by less than the spread over seeds (or with one seed): a tie in speed",
+        join_words(conv), join_words(times));
+  }
+  if (spec.varies == "stem") {
+    std::vector<std::string> times;
+    double lo = 1e300, hi = 0;
+    for (const auto& v : s.variants) {
+      const double t = epoch_time(v);
+      times.push_back(fmt::format("{} {:.1f} s", v.label, t));
+      lo = std::min(lo, t);
+      hi = std::max(hi, t);
+    }
+    return fmt::format("**Stem: {}.** {} Epoch time (median): {}; the slower stem costs {:.1f}x per epoch.", w.label,
+                       decision, join_words(times), hi / lo);
+  }
+  return "";
+}
+
+std::string stage_notes(const LoadedStage& s) {
+  std::vector<std::string> conv, gaps, times, still;
+  double stage_seconds = 0;
+  bool probe = true;
+  for (const auto& v : s.variants) {
+    const auto c = convergence(v);
+    conv.push_back(fmt::format("{} {:.1f}", v.label, c.mean));
+    gaps.push_back(v.label + " " + pm_points(gap(v)));
+    times.push_back(fmt::format("{} {:.1f} s", v.label, epoch_time(v)));
+    size_t late = 0;
+    for (const auto& r : v.runs) {
+      stage_seconds += v.variant->same_as.empty() ? r.total_seconds : 0;
+      probe = probe && has_train_probe(r);
+      if (r.history.size() > 1 && r.best_epoch == r.history.back().epoch) ++late;
+    }
+    if (late) still.push_back(fmt::format("{} ({} of {} seeds)", v.label, late, v.runs.size()));
+  }
+  std::string out;
+  out += "- Convergence, the first epoch within 1 pt of the run's best val accuracy (mean over seeds): " +
+         join_words(conv) + ".\n";
+  out += std::string("- Train − val gap at the best epoch (") +
+         (probe ? "train accuracy in eval mode on a fixed train sample" : "running train accuracy") +
+         "): " + join_words(gaps) + ".\n";
+  if (!still.empty())
+    out += "- Best val accuracy at the last epoch, so possibly still improving: " + join_words(still) + ".\n";
+  out += "- Epoch time (median over epochs, mean over seeds): " + join_words(times) +
+         fmt::format("; training time of the stage's own runs {}.\n", format_duration(stage_seconds));
+  return out;
+}
+
+std::string ablation_section(const LoadedStage& s) {
+  const LoadedVariant& recipe = s.variants[0];
+  const auto base = best_val(recipe);
+  std::string md = fmt::format(
+      "The recipe, {}, reaches {} best val accuracy ({}). Each row removes one lever; the paired test compares it "
+      "with the recipe on the same {} val images.\n\n"
+      "| Without | Best val | Δ vs recipe | Only recipe right / only this right | Paired test | Verdict |\n"
+      "|---|---:|---:|---:|---:|---|\n",
+      recipe.variant->name, pm_percent(base), seeds_phrase(recipe), recipe.runs[0].val_size);
+  std::vector<std::string> helps, hurts, ties;
+  for (size_t k = 1; k < s.variants.size(); ++k) {
+    const auto& v = s.variants[k];
+    const auto acc = best_val(v);
+    const double delta = acc.mean - base.mean;
+    const auto pairs = paired(*recipe.variant, *v.variant);
+    std::string verdict = "not tested (no val_predictions.csv)", test = "–", counts = "–";
+    if (pairs) {
+      const double p = eval::mcnemar_exact(*pairs);
+      test = p_text(p);
+      counts = fmt::format("{} / {}", pairs->a_only, pairs->b_only);
+      if (p >= kSignificance) {
+        verdict = "tie";
+        ties.push_back(v.label);
+      } else if (delta < 0) {
+        verdict = "the lever helps";
+        helps.push_back(v.label);
+      } else {
+        verdict = "the lever hurts";
+        hurts.push_back(v.label);
+      }
+    }
+    md += fmt::format("| {} | {} | {:+.1f} pt | {} | {} | {} |\n", cell(v.label), pm_percent(acc), 100 * delta, counts,
+                      test, verdict);
+  }
+  md += "\n";
+  if (!helps.empty()) md += "Significantly below the recipe at 5 %: " + join_words(helps) + ". ";
+  if (!hurts.empty()) md += "Significantly above the recipe at 5 %: " + join_words(hurts) + ". ";
+  if (!ties.empty())
+    md += fmt::format("Ties with the recipe at 5 %: {}; what {} lever gives is below what {} val images can resolve{}.",
+                      join_words(ties), ties.size() == 1 ? "that" : "each of those", recipe.runs[0].val_size,
+                      recipe.runs.size() == 1 ? " with one seed" : "");
+  return md + "\n";
+}
+
+std::string overfitting_sentence(const RunResult& run) {
+  if (run.history.empty()) return "";
+  const EpochRow* lowest = &run.history.front();
+  for (const auto& row : run.history)
+    if (row.val_loss < lowest->val_loss) lowest = &row;
+  const double g = train_acc_at_best(run) - run.best_val_acc;
+  const double rise = run.history.back().val_loss - lowest->val_loss;
+  return fmt::format(
+      "Train accuracy ({}) at the best epoch is {} against {} val: a gap of {}. The val loss is lowest at epoch {} "
+      "of {} ({:.3f}){}.",
+      has_train_probe(run) ? "eval mode, fixed train sample" : "running", format_percent(train_acc_at_best(run)),
+      format_percent(run.best_val_acc), format_points(g), lowest->epoch, run.history.back().epoch, lowest->val_loss,
+      rise > 1e-9
+          ? fmt::format(
+                " and {:.3f} at the last epoch: past that epoch the model fits the train set at the cost of val loss",
+                run.history.back().val_loss)
+          : ", the last epoch: no rise");
+}
+
+}  // namespace engine::report
