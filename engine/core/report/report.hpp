@@ -1,6 +1,6 @@
 #pragma once
 // The study's report: one Markdown file with its figures in a folder beside it. Every number,
-// verdict and sentence in it is computed from the run directories.
+// verdict and sentence in it is computed from the run directories (docs/report.md says how).
 #include <filesystem>
 #include <optional>
 #include <string>
