@@ -1,7 +1,8 @@
-"""Reference for tools/bench: the idiomatic PyTorch way to train the same graph.
+"""Reference for tools/bench: the PyTorch way to train the same graph.
 
-torchvision ImageFolder + DataLoader (2 workers), fp32, NCHW, the model rebuilt from the
-engine's resolved config.toml (sequential ResNet graphs), same optimiser, batch size, threads.
+torchvision ImageFolder + DataLoader (2 workers), the model rebuilt from the engine's resolved
+config.toml (sequential ResNet graphs), same optimiser, batch size, threads. Idiomatic: fp32,
+NCHW. --tuned: what a careful user adds, bf16 autocast and channels_last.
 Prints one line per epoch: `epoch N seconds S train_acc A val_acc V`.
 """
 import argparse, time, tomllib
@@ -67,6 +68,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tuned", action="store_true", help="bf16 autocast + channels_last")
     a = ap.parse_args()
     cfg = tomllib.load(open(a.config, "rb"))
     torch.set_num_threads(a.threads)
@@ -82,6 +84,9 @@ def main():
     tl = torch.utils.data.DataLoader(train, bs, shuffle=True, num_workers=2)
     vl = torch.utils.data.DataLoader(val, bs, num_workers=2)
     model = build(cfg["layers"], cfg["input"]["shape"][0])
+    fmt = torch.channels_last if a.tuned else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.tuned)
     opt = torch.optim.Adam(model.parameters(), cfg["train"]["lr"])
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(1, a.epochs + 1):
@@ -89,8 +94,9 @@ def main():
         model.train()
         correct = total = 0
         for x, y in tl:
-            out = model(x)
-            loss = loss_fn(out, y)
+            with autocast():
+                out = model(x.to(memory_format=fmt))
+                loss = loss_fn(out, y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -101,7 +107,8 @@ def main():
         correct = total = 0
         with torch.no_grad():
             for x, y in vl:
-                correct += (model(x).argmax(1) == y).sum().item()
+                with autocast():
+                    correct += (model(x.to(memory_format=fmt)).argmax(1) == y).sum().item()
                 total += len(y)
         print(f"epoch {epoch} seconds {time.time() - t:.2f} train_acc {train_acc:.4f} val_acc {correct / total:.4f}", flush=True)
 
