@@ -14,6 +14,8 @@ std::string pm_percent(const eval::MeanSd& m) {
   return m.n > 1 ? fmt::format("{:.1f} ± {:.1f}%", 100 * m.mean, 100 * m.sd) : fmt::format("{:.1f}%", 100 * m.mean);
 }
 
+std::string p_text(double p) { return p < 0.001 ? "p < 0.001" : fmt::format("p = {:.3f}", p); }
+
 std::string pm_points(const eval::MeanSd& m) {
   return m.n > 1 ? fmt::format("{:.1f} ± {:.1f} pt", 100 * m.mean, 100 * m.sd) : fmt::format("{:.1f} pt", 100 * m.mean);
 }
@@ -43,8 +45,6 @@ std::string called(const LoadedVariant& v) {
 std::string seeds_phrase(const LoadedVariant& v) {
   return v.runs.size() == 1 ? "one seed" : fmt::format("{} seeds", v.runs.size());
 }
-
-std::string p_text(double p) { return p < 0.001 ? "p < 0.001" : fmt::format("p = {:.3f}", p); }
 
 eval::MeanSd best_val(const LoadedVariant& v) {
   return over_seeds(v, [](const RunResult& r) { return r.best_val_acc; });

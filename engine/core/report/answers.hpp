@@ -12,6 +12,8 @@ namespace engine::report {
 // "82.3 ± 1.1%" over seeds ("82.3%" for one), and the same in points.
 std::string pm_percent(const eval::MeanSd& m);
 std::string pm_points(const eval::MeanSd& m);
+// "p = 0.118", "p < 0.001".
+std::string p_text(double p);
 
 // Who goes on and why: the leader by mean, the paired test, a tie to the cheaper variant.
 std::string decision_sentence(const LoadedStage& s);

@@ -142,7 +142,7 @@ std::string summary_row(const LoadedStage& s, size_t k) {
   else if (k == d.leader)
     verdict = "leader";
   else
-    verdict = st.p_value ? fmt::format("{}, p = {:.3f}", st.tied ? "tie" : "worse", *st.p_value) : "not tested";
+    verdict = st.p_value ? fmt::format("{}, {}", st.tied ? "tie" : "worse", p_text(*st.p_value)) : "not tested";
   if (!v.variant->same_as.empty()) verdict += "; same run as " + v.variant->same_as;
   for (const auto& r : v.runs)
     if (!r.complete) verdict += fmt::format("; incomplete ({} of {} epochs)", r.epochs, r.epochs_planned);
