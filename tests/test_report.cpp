@@ -223,6 +223,12 @@ TEST_SUITE("report") {
     depth.variants = {variant(shallow, {{0.5, 0.70, 0.80}, {0.5, 0.72, 0.80}}),
                       variant(mid, {{0.5, 0.70, 0.76}, {0.5, 0.70, 0.76}}),
                       variant(deep, {{0.5, 0.70, 0.796}, {0.5, 0.70, 0.796}})};
+    // Activation: two variants of one cost, 0.2 points apart: a tie that only timing noise could break.
+    FakeRun relu = shallow, gelu = shallow;
+    relu.name = "3.3-A", gelu.name = "3.3-D", gelu.vars = "widths = [64, 128, 256]\nblocks = [1]\nact = \"gelu\"";
+    StageSpec act{"3.3", "activation", {}, "activation"};
+    act.variants = {variant(relu, {{0.5, 0.7, 0.8}, {0.5, 0.7, 0.8}}),
+                    variant(gelu, {{0.5, 0.7, 0.798}, {0.5, 0.7, 0.798}})};
     // Ablation, one seed: removing EMA costs 4 points (20 / 0 pairs), removing smoothing 0.4 (2 / 0).
     FakeRun recipe{"final", "the recipe", 1'000'000, {}, {}, 5.0};
     FakeRun no_ema = recipe, no_ls = recipe;
@@ -246,12 +252,12 @@ TEST_SUITE("report") {
     ReportOptions options;
     options.title = "Tiny study";
     options.study_log = runs / "study.log";
-    write_report(runs / "report.md", {depth, final_stage, ablation}, final_dir, options);
+    write_report(runs / "report.md", {depth, act, final_stage, ablation}, final_dir, options);
     const std::string md = test::read_file(runs / "report.md");
     INFO(md);  // shown on failure
 
     // Wall time from the log; training time counts final-s0 once although two stages hold it.
-    CHECK(md.find("9 runs in 3 stages; their training and evaluation took 2 min 00 s") != std::string::npos);
+    CHECK(md.find("13 runs in 4 stages; their training and evaluation took 3 min 00 s") != std::string::npos);
     CHECK(md.find("and the study 1 h 31 min of wall time from start to end (study.log)") != std::string::npos);
     // Data: where val and test come from, and how many.
     CHECK(md.find("**Validation**: 500 images, 10 % of each class's train images held out (split seed 0)") !=
@@ -266,12 +272,18 @@ TEST_SUITE("report") {
     CHECK(md.find("| final-no-ema | without EMA | 1.00M | 81.0% |") != std::string::npos);
     // The depth answer: the question, the decision over seeds, the gap trend, judged by the spread.
     CHECK(md.find("> Which depth is optimal?") != std::string::npos);
-    CHECK(md.find("**Optimal depth: [1,1,1].** [1,1,1] (3.2-A) leads with 80.0 ± 0.0% mean best val accuracy over "
+    CHECK(md.find("**Optimal depth: [1,1,1] by mean, but the paired test cannot tell it from [3,3,3]; [2,2,2] is "
+                  "worse; [1,1,1] goes on as the cheapest of the tie.** [1,1,1] (3.2-A) leads with 80.0 ± 0.0% mean "
+                  "best val accuracy over "
                   "2 seeds. The paired test puts [2,2,2] (3.2-B, p < 0.001) significantly below it at 5 %. It "
                   "cannot tell [3,3,3] (3.2-C, p = 0.125) from the leader at 5 %: a tie, and the leader is also "
                   "the cheapest of them") != std::string::npos);
     CHECK(md.find("The train − val gap at the best epoch (train accuracy in eval mode) is [1,1,1] 9.0 ± 0.0 pt, "
                   "[2,2,2] 13.0 ± 0.0 pt and [3,3,3] 9.4 ± 0.0 pt: the gap shows no monotonic trend with depth") !=
+          std::string::npos);
+    CHECK(md.find("**Best activation: ReLU by mean, but the paired test cannot tell it from GELU; ReLU goes on as the "
+                  "cheapest of the tie.**") != std::string::npos);
+    CHECK(md.find("between ReLU and GELU the choice is a tie broken by timing noise, not a finding.") !=
           std::string::npos);
     // Ablation: EMA helps beyond chance, smoothing is a tie.
     CHECK(md.find("| without EMA | 81.0% | -4.0 pt | 20 / 0 | p < 0.001 | the lever helps |") != std::string::npos);

@@ -99,6 +99,41 @@ std::string trend(const std::vector<eval::MeanSd>& ordered, const std::string& w
 }
 }  // namespace
 
+namespace {
+// The answer in one bold line: the leader, what ties with it, what is worse, and what goes on.
+std::string headline(const LoadedStage& s, const std::string& what) {
+  const auto& d = s.decision;
+  const std::string leader = s.variants[d.leader].label, winner = s.variants[d.winner].label;
+  std::vector<std::string> ties, worse;
+  for (size_t k = 0; k < s.variants.size(); ++k)
+    if (k != d.leader) (d.stats[k].tied ? ties : worse).push_back(s.variants[k].label);
+  if (ties.empty()) return fmt::format("**{}: {}, ahead of every other variant beyond chance.**", what, leader);
+  std::string out =
+      fmt::format("**{}: {} by mean, but the paired test cannot tell it from {}", what, leader, join_words(ties));
+  if (!worse.empty()) out += fmt::format("; {} {} worse", join_words(worse), worse.size() == 1 ? "is" : "are");
+  return out + (d.winner == d.leader ? fmt::format("; {} goes on as the cheapest of the tie.**", winner)
+                                     : fmt::format("; {}, the cheapest of the tie, goes on.**", winner));
+}
+
+// Tied variants that cost what the winner costs (same MACs and params, epoch within 5 %): the
+// choice between them is not a measurement, and the report says so.
+std::string coin_toss(const LoadedStage& s) {
+  const auto& d = s.decision;
+  const VariantStats& w = d.stats[d.winner];
+  std::vector<std::string> same;
+  for (size_t k = 0; k < s.variants.size(); ++k) {
+    const VariantStats& v = d.stats[k];
+    if (k == d.winner || !v.tied || v.macs != w.macs || v.params != w.params) continue;
+    if (std::abs(v.epoch_seconds - w.epoch_seconds) <= 0.05 * w.epoch_seconds) same.push_back(s.variants[k].label);
+  }
+  if (same.empty()) return "";
+  return fmt::format(
+      " {} {} as much per epoch within 5 % and the same MACs and params: between {} and {} the choice is a tie "
+      "broken by timing noise, not a finding.",
+      join_words(same), same.size() == 1 ? "costs" : "cost", s.variants[d.winner].label, join_words(same));
+}
+}  // namespace
+
 std::string decision_sentence(const LoadedStage& s) {
   const auto& d = s.decision;
   const LoadedVariant &leader = s.variants[d.leader], &winner = s.variants[d.winner];
@@ -121,13 +156,15 @@ std::string decision_sentence(const LoadedStage& s) {
   if (ties.empty()) return out + " " + called(leader) + " goes on.";
   out += fmt::format(" It cannot tell {} from the leader at 5 %: a tie", join_words(ties));
   if (d.winner == d.leader)
-    return out + ", and the leader is also the cheapest of them, so " + called(leader) + " goes on.";
+    return out + ", and the leader is also the cheapest of them, so " + called(leader) + " goes on." + coin_toss(s);
   const VariantStats &w = d.stats[d.winner], &l = d.stats[d.leader];
   std::string cheaper = w.macs < l.macs ? fmt::format("{:.1f}M vs {:.1f}M MACs", w.macs / 1e6, l.macs / 1e6)
                         : w.params < l.params
                             ? fmt::format("{} vs {} params", format_params(w.params), format_params(l.params))
                             : fmt::format("a shorter epoch, {:.1f} s vs {:.1f} s", w.epoch_seconds, l.epoch_seconds);
-  return out + fmt::format(", which goes to the cheaper {} ({}): {} goes on.", called(winner), cheaper, called(winner));
+  return out +
+         fmt::format(", which goes to the cheaper {} ({}): {} goes on.", called(winner), cheaper, called(winner)) +
+         coin_toss(s);
 }
 
 std::string decision_table(const LoadedStage& s) {
@@ -161,7 +198,7 @@ std::string stage_answer(const LoadedStage& s) {
   if (spec.varies == "widths") {
     for (const auto& v : s.variants)
       items.push_back(fmt::format("{} {} params", called(v), format_params(v.runs[0].params)));
-    return fmt::format("**{} is the better widths configuration.** {} Size: {}.", w.label, decision, join_words(items));
+    return fmt::format("{} {} Size: {}.", headline(s, "Better widths"), decision, join_words(items));
   }
   if (spec.varies == "depth") {
     std::vector<size_t> order(s.variants.size());
@@ -177,11 +214,11 @@ std::string stage_answer(const LoadedStage& s) {
       rise_items.push_back(fmt::format("{} {:.3f}", s.variants[k].label, rises.back().mean));
     }
     return fmt::format(
-        "**Optimal depth: {}.** {} This is the depth the final model uses. **Do deeper nets overfit more?** The "
+        "{} {} This is the depth the final model uses ({}). **Do deeper nets overfit more?** The "
         "train − val gap at the best epoch (train accuracy in eval mode) is {}: {}. The val loss rises from its "
         "lowest point to the last epoch by {} (mean over seeds): {}.",
-        w.label, decision, join_words(gap_items), trend(gaps, "the gap", "depth"), join_words(rise_items),
-        trend(rises, "the rise", "depth"));
+        headline(s, "Optimal depth"), decision, w.label, join_words(gap_items), trend(gaps, "the gap", "depth"),
+        join_words(rise_items), trend(rises, "the rise", "depth"));
   }
   if (spec.varies == "activation") {
     int early = 5;
@@ -203,9 +240,9 @@ std::string stage_answer(const LoadedStage& s) {
     for (size_t k = 0; k < early_acc.size(); ++k)
       if (k != fastest) clear = clear && early_acc[fastest].n > 1 && apart(early_acc[fastest], early_acc[k]);
     return fmt::format(
-        "**Best activation: {}.** {} **Convergence speed:** val accuracy after {} epochs is {}; {} is ahead {}. "
+        "{} {} **Convergence speed:** val accuracy after {} epochs is {}; {} is ahead {}. "
         "The first epoch within 1 pt of each run's best val accuracy: {}. Epoch time (median): {}.",
-        w.label, decision, early, join_words(at_early), s.variants[fastest].label,
+        headline(s, "Best activation"), decision, early, join_words(at_early), s.variants[fastest].label,
         clear ? "of every other activation beyond the spread over seeds"
               : "by less than the spread over seeds (or with one seed): a tie in speed",
         join_words(conv), join_words(times));
@@ -219,7 +256,7 @@ std::string stage_answer(const LoadedStage& s) {
       lo = std::min(lo, t);
       hi = std::max(hi, t);
     }
-    return fmt::format("**Stem: {}.** {} Epoch time (median): {}; the slower stem costs {:.1f}x per epoch.", w.label,
+    return fmt::format("{} {} Epoch time (median): {}; the slower stem costs {:.1f}x per epoch.", headline(s, "Stem"),
                        decision, join_words(times), hi / lo);
   }
   return "";
