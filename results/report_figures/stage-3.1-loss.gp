@@ -8,13 +8,15 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 set output 'stage-3.1-loss.png'
 set datafile separator comma
 set datafile columnheaders
-set title "Stage 3.1: loss (train dashed, val solid)"
+set title "Stage 3.1: loss, val solid, train dashed (mean over seeds, band: their range)"
 set xlabel "epoch"
 set ylabel "cross-entropy loss"
 set grid
 set key outside right top
 set xtics 2
-plot 'stage-3.1-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "3.1-A train", \
-     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "3.1-A val", \
-     '' using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ff7f0e" title "3.1-B train", \
-     '' using 1:5 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ff7f0e" title "3.1-B val"
+plot 'stage-3.1-loss.csv' using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lc rgb "#1f77b4" notitle, \
+     '' using 1:7:8 with filledcurves fs transparent solid 0.15 noborder lc rgb "#ff7f0e" notitle, \
+     '' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "32-64-128-256 val", \
+     '' using 1:5 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "32-64-128-256 train", \
+     '' using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ff7f0e" title "64-128-256 val", \
+     '' using 1:9 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ff7f0e" title "64-128-256 train"

@@ -15,5 +15,5 @@ set grid
 set key outside right top
 set xtics 2
 plot 'stage-3.2-val_acc.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "3.2-A", \
-     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ff7f0e" title "3.2-B", \
+     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ff7f0e" title "baseline", \
      '' using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#2ca02c" title "3.2-C"

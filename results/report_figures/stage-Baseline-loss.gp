@@ -8,11 +8,12 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 set output 'stage-Baseline-loss.png'
 set datafile separator comma
 set datafile columnheaders
-set title "Stage Baseline: loss (train dashed, val solid)"
+set title "Stage Baseline: loss, val solid, train dashed (mean over seeds, band: their range)"
 set xlabel "epoch"
 set ylabel "cross-entropy loss"
 set grid
 set key outside right top
 set xtics 2
-plot 'stage-Baseline-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "baseline train", \
-     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "baseline val"
+plot 'stage-Baseline-loss.csv' using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lc rgb "#1f77b4" notitle, \
+     '' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "64-128-256, [2,2,2] blocks, ReLU, 7x7/s2 stem val", \
+     '' using 1:5 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "64-128-256, [2,2,2] blocks, ReLU, 7x7/s2 stem train"

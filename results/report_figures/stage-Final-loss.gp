@@ -8,11 +8,11 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 set output 'stage-Final-loss.png'
 set datafile separator comma
 set datafile columnheaders
-set title "Stage Final: loss (train dashed, val solid)"
+set title "Stage Final: loss, val solid, train dashed"
 set xlabel "epoch"
 set ylabel "cross-entropy loss"
 set grid
 set key outside right top
-set xtics 3
-plot 'stage-Final-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "final train", \
-     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "final val"
+set xtics 4
+plot 'stage-Final-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "64-128-256, [1,1,1] blocks, LeakyReLU, 7x7/s2 stem val", \
+     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "64-128-256, [1,1,1] blocks, LeakyReLU, 7x7/s2 stem train"

@@ -13,5 +13,5 @@ set xlabel "epoch"
 set ylabel "val accuracy (%)"
 set grid
 set key outside right top
-set xtics 3
+set xtics 4
 plot 'stage-Final-val_acc.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "final"

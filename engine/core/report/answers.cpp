@@ -330,9 +330,9 @@ std::string ablation_section(const LoadedStage& s) {
   if (!helps.empty()) md += "Significantly below the recipe at 5 %: " + join_words(helps) + ". ";
   if (!hurts.empty()) md += "Significantly above the recipe at 5 %: " + join_words(hurts) + ". ";
   if (!ties.empty())
-    md += fmt::format("Ties with the recipe at 5 %: {}; what {} lever gives is below what {} val images can resolve{}.",
-                      join_words(ties), ties.size() == 1 ? "that" : "each of those", recipe.runs[0].val_size,
-                      recipe.runs.size() == 1 ? " with one seed" : "");
+    md += fmt::format("Ties with the recipe at 5 %: {}; what {} is below what {} val images can resolve{}.",
+                      join_words(ties), ties.size() == 1 ? "that lever gives" : "each of those levers gives",
+                      recipe.runs[0].val_size, recipe.runs.size() == 1 ? " with one seed" : "");
   return md + "\n";
 }
 
