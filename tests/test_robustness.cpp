@@ -268,6 +268,31 @@ TEST_SUITE("robustness") {
     }
   }
 
+  TEST_CASE("SIGTERM to a study with --jobs reaches its runs: exit 130, whole epochs kept, no run left behind") {
+    Fixture f(kSlowImages);
+    for (std::string name : {"a", "b"})  // kSlow's epochs in the graph files a study reads; two configs, two runs
+      f.dir.write(name + ".toml", "extends = \"tiny.toml\"\nname = \"" + name + "\"\n[train]\nbatch_size = 2\n" +
+                                      (name == "b" ? "[vars]\nwidth = 4\n" : ""));
+    f.dir.write("study.toml", "[[stages]]\nname = \"1\"\ngraphs = [\"a.toml\", \"b.toml\"]\n");
+    const std::vector<std::string> args{ENGINE_BINARY, "study", "study.toml", "--data", f.data.string(), "--jobs", "2"};
+    const fs::path a = f.dir / "runs" / "a-s0", b = f.dir / "runs" / "b-s0";
+    Child study = spawn(args, f.dir / "study", f.dir.path());
+    REQUIRE(wait_until([&] { return fs::exists(a / "last.pt") || fs::exists(b / "last.pt"); }));
+    ::kill(study.pid, SIGTERM);  // one run is in epoch 2; the other in epoch 1 or 2
+    const fs::path ahead = fs::exists(a / "last.pt") ? a : b;
+    CHECK(wait_exit(study) == 130);
+    const std::string out = test::read_file(f.dir / "study.out");
+    CAPTURE(out);
+    CHECK(out.find("interrupted; run the same command to resume") != std::string::npos);
+    for (const auto& run : {a, b}) CHECK_NOTHROW(RunLock{run});  // no job outlived the study holding its directory
+    check_epochs_once(ahead, 1);
+    CHECK(test::read_file(ahead / "train.log").find("interrupted during epoch 2") != std::string::npos);
+    Child rerun = spawn(args, f.dir / "rerun", f.dir.path());
+    CHECK(wait_exit(rerun) == 0);
+    check_epochs_once(a, 2);
+    check_epochs_once(b, 2);
+  }
+
   TEST_CASE(
       "a file-size limit (EFBIG) stops the run naming the file and the cause; the last epoch's state stays; the rerun "
       "resumes") {

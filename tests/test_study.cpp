@@ -2,6 +2,11 @@
 // finished runs, the report.
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
+#include <algorithm>
+#include <thread>
+
 #include "engine/cli/study.hpp"
 #include "engine/core/graph.hpp"
 #include "engine/core/run_dir.hpp"
@@ -105,7 +110,134 @@ seeds = [0]
   }
 }
 
+namespace {
+// Sets an environment variable for one scope.
+struct EnvVar {
+  std::string name;
+  EnvVar(std::string n, const std::string& value) : name(std::move(n)) { ::setenv(name.c_str(), value.c_str(), 1); }
+  ~EnvVar() { ::unsetenv(name.c_str()); }
+};
+
+// run_study with its stdout and stderr captured.
+test::CliResult study_captured(const fs::path& study, const StudyOptions& o) {
+  std::ostringstream out, err;
+  auto* old_out = std::cout.rdbuf(out.rdbuf());
+  auto* old_err = std::cerr.rdbuf(err.rdbuf());
+  test::CliResult r;
+  try {
+    r.code = run_study(study, o);
+  } catch (...) {
+    std::cout.rdbuf(old_out), std::cerr.rdbuf(old_err);
+    throw;
+  }
+  std::cout.rdbuf(old_out), std::cerr.rdbuf(old_err);
+  r.out = out.str(), r.err = err.str();
+  return r;
+}
+}  // namespace
+
 TEST_SUITE("study") {
+  TEST_CASE(
+      "--jobs 2 trains a stage's distinct runs as engine run processes: the files --jobs 1 writes, whole metrics, "
+      "threads recorded, a rerun retrains nothing") {
+    test::TempDir dir{"engine-study-jobs"};
+    test::write_tiny_dataset(dir / "data");
+    dir.write("base.toml", test::tiny_graph("base"));  // 2 epochs
+    dir.write("g-narrow.toml", "extends = \"base.toml\"\nname = \"g-narrow\"\n[vars]\nwidth = 4\n");
+    dir.write("g-wide.toml", "extends = \"base.toml\"\nname = \"g-wide\"\n[vars]\nwidth = 16\n");
+    dir.write("g-same.toml", "extends = \"g-narrow.toml\"\nname = \"g-same\"\n");  // g-narrow's runs
+    auto study = dir.write("study.toml",
+                           "seeds = [0, 1]\n[[stages]]\nname = \"G\"\ngraphs = [\"g-narrow.toml\", \"g-wide.toml\", "
+                           "\"g-same.toml\"]\n");
+    EnvVar exe{"ENGINE_EXE", ENGINE_BINARY};  // the jobs are this engine, not the test binary
+    StudyOptions o;
+    o.data_root = (dir / "data").string();
+    o.runs = (dir / "runs-j2").string();
+    o.jobs = 2;
+    test::CliResult first = study_captured(study, o);
+    CAPTURE(first.out);
+    CAPTURE(first.err);
+    REQUIRE(first.code == 0);
+    CHECK(first.out.find("g-wide, seed 1: started (pid ") != std::string::npos);
+    CHECK(first.out.find("g-wide, seed 1: done, exited with 0 after ") != std::string::npos);
+    CHECK(first.out.find("g-same, seed") == std::string::npos);  // the same runs as g-narrow: not started
+    CHECK_FALSE(fs::exists(dir / "runs-j2" / "g-same-s0"));
+    CHECK(fs::exists(dir / "runs-j2" / "report.md"));
+
+    o.runs = (dir / "runs-j1").string();
+    o.jobs = 1;
+    REQUIRE(study_captured(study, o).code == 0);
+
+    const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+    for (std::string name : {"g-narrow", "g-wide"})
+      for (int seed : {0, 1}) {
+        const std::string run = name + "-s" + std::to_string(seed);
+        CAPTURE(run);
+        const RunDir j2(dir / "runs-j2" / run);
+        CHECK(j2.read_metrics().size() == 2);
+        CHECK(j2.read_result().complete);
+        CHECK(j2.read_result().threads == threads);
+        CHECK(test::read_file(j2 / "config.toml") == test::read_file(dir / "runs-j1" / run / "config.toml"));
+        // `engine config FILE [--set train.seed=1]`: no thread count got into it.
+        std::vector<std::string> sets;
+        if (seed != 0) sets.push_back("train.seed=1");
+        CHECK(to_toml(load_graph(dir / (name + ".toml"), sets).spec) == to_toml(j2.read_config()));
+        CHECK(test::read_file(j2 / "study-job.log").find("epoch  2/2") != std::string::npos);
+        CHECK(test::read_file(j2 / "train.log").find("epoch  2/2") != std::string::npos);
+      }
+
+    // A plain engine run of one of them takes the directory as its own, finished run.
+    const fs::path wide = dir / "runs-j2" / "g-wide-s1";
+    auto stamp = fs::last_write_time(wide / "last.pt");
+    auto again = test::run_cli({"run", (dir / "g-wide.toml").string(), "--out", wide.string(), "--set", "train.seed=1",
+                                "--data", o.data_root});
+    CHECK(again.code == 0);
+    CHECK(fs::last_write_time(wide / "last.pt") == stamp);
+
+    o.runs = (dir / "runs-j2").string();
+    o.jobs = 2;
+    test::CliResult rerun = study_captured(study, o);
+    CAPTURE(rerun.out);
+    REQUIRE(rerun.code == 0);
+    CHECK(rerun.out.find("started") == std::string::npos);
+    CHECK(rerun.out.find("g-narrow, seed 0: already complete") != std::string::npos);
+    CHECK(fs::last_write_time(wide / "last.pt") == stamp);
+  }
+
+  TEST_CASE(
+      "--jobs: a run that fails stops the study with its exit code, naming its log; --jobs with --nproc is refused") {
+    test::TempDir dir{"engine-study-jobs"};
+    test::write_tiny_dataset(dir / "data");  // 3 classes
+    std::string base = test::tiny_graph("base");
+    base.replace(base.find("epochs = 2"), 10, "epochs = 1");
+    dir.write("base.toml", base);
+    dir.write("ok.toml", "extends = \"base.toml\"\nname = \"ok\"\n");
+    dir.write("bad.toml", "extends = \"base.toml\"\nname = \"bad\"\n[data]\nnum_classes = 4\n");
+    auto study = dir.write("study.toml", "[[stages]]\nname = \"1\"\ngraphs = [\"bad.toml\", \"ok.toml\"]\n");
+    EnvVar exe{"ENGINE_EXE", ENGINE_BINARY};
+    StudyOptions o;
+    o.data_root = (dir / "data").string();
+    o.runs = (dir / "runs").string();
+    o.jobs = 2;
+    test::CliResult r = study_captured(study, o);
+    CAPTURE(r.out);
+    CAPTURE(r.err);
+    CHECK(r.code == 2);
+    const std::string log = (dir / "runs" / "bad-s0" / "study-job.log").string();
+    CHECK(r.out.find("bad, seed 0: failed, exited with 2 after ") != std::string::npos);
+    CHECK(r.err.find("bad, seed 0 (" + log + ") failed with exit 2") != std::string::npos);
+    CHECK(test::read_file(log).find("fewer than data.num_classes = 4") != std::string::npos);
+    CHECK(RunDir(dir / "runs" / "ok-s0").read_metrics().size() == 1);  // started beside it, and finished
+
+    auto both = test::run_cli({"study", study.string(), "--jobs", "2", "--nproc", "2"});
+    CHECK(both.code == 2);
+    CHECK(both.err.find("error: --jobs runs several single-process runs side by side and --nproc") !=
+          std::string::npos);
+    auto none = test::run_cli({"study", study.string(), "--jobs", "0"});
+    CHECK(none.code == 2);
+    CHECK(none.err.find("--jobs") != std::string::npos);
+  }
+
   TEST_CASE("every committed run is what its graph file resolves to (engine config graphs/X.toml)") {
     int compared = 0;
     for (const auto& e : fs::directory_iterator(test::source_dir() / "results" / "runs")) {

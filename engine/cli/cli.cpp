@@ -36,6 +36,7 @@ struct Options {
   int samples = 10;
   bool tta = false;
   int nproc = 1;
+  int jobs = 1;
   int64_t batch = 0;
   int iterations = 10;
   std::string device;
@@ -215,6 +216,10 @@ int cli_main(int argc, char** argv) {
   study->add_option("--set", o.sets, "override a key of the study file, e.g. --set seeds=[0] (repeatable)");
   UseCommands use(app);  // predict, export
   study->add_option("--nproc", o.nproc, nproc_help)->check(CLI::Range(1, 256));
+  const char* jobs_help =
+      "train up to N runs of a stage at once, as `engine run` processes on cores/N threads each; output in each "
+      "run's study-job.log";
+  study->add_option("--jobs", o.jobs, jobs_help)->check(CLI::Range(1, 256));
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say "A subcommand is required"
@@ -247,6 +252,7 @@ int cli_main(int argc, char** argv) {
   } quiet{!rank.empty()};
   if (quiet.on) std::cout.setstate(std::ios::badbit);
   try {
+    if (study->parsed() && o.jobs > 1 && o.nproc > 1) throw UserError(jobs_with_ranks());
     if (o.nproc > 1 && (run->parsed() || study->parsed())) {
       std::vector<std::string> args;
       for (int k = 1; k < argc; ++k) {
@@ -273,6 +279,7 @@ int cli_main(int argc, char** argv) {
       so.dry_run = o.dry_run;
       so.pin = o.pin;
       so.sets = o.sets;
+      so.jobs = o.jobs;
       return run_study(o.files.at(0), so);
     }
     if (ops->parsed()) {

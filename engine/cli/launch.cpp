@@ -45,21 +45,22 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
+}  // namespace
+
 std::string self_executable() {
-  if (const char* exe = std::getenv("ENGINE_EXE")) return exe;  // tests drive the CLI from another binary
+  if (const char* exe = std::getenv("ENGINE_EXE")) return exe;
   char path[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) throw std::runtime_error("cannot find this executable (/proc/self/exe) to start the ranks");
+  if (n <= 0) throw std::runtime_error("cannot find this executable (/proc/self/exe) to start it again");
   return std::string(path, static_cast<size_t>(n));
 }
 
-std::string describe(int status) {
+std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
   return "exited with " + std::to_string(WEXITSTATUS(status));
 }
 
-int code_of(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
-}  // namespace
+int exit_code_of(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
 int launch_local_ranks(int nproc, const std::vector<std::string>& args) {
   if (nproc > kMaxRanks) throw UserError("--nproc " + std::to_string(nproc) + ": at most " + std::to_string(kMaxRanks));
@@ -130,7 +131,7 @@ int launch_local_ranks(int nproc, const std::vector<std::string>& args) {
         if (g_ranks[k] == pid) {
           status[k] = st;
           --left;
-          if (code_of(st) != 0 && deadline == std::chrono::steady_clock::time_point::max())
+          if (exit_code_of(st) != 0 && deadline == std::chrono::steady_clock::time_point::max())
             deadline = std::chrono::steady_clock::now() + dist::collective_timeout() + std::chrono::seconds(15);
         }
       continue;
@@ -152,11 +153,11 @@ int launch_local_ranks(int nproc, const std::vector<std::string>& args) {
 
   int result = started == nproc ? 0 : 1;
   for (int k = 0; k < started; ++k) {
-    if (code_of(status[k]) == 0) continue;
-    const int code = code_of(status[k]);  // 1, 2 and 130 come with the rank's own message
+    if (exit_code_of(status[k]) == 0) continue;
+    const int code = exit_code_of(status[k]);  // 1, 2 and 130 come with the rank's own message
     if (code != 1 && code != 2 && code != 130)
-      std::cerr << "engine: rank " << k << " of " << nproc << " " << describe(status[k]) << "\n";
-    if (result == 0) result = code_of(status[k]);
+      std::cerr << "engine: rank " << k << " of " << nproc << " " << describe_exit(status[k]) << "\n";
+    if (result == 0) result = exit_code_of(status[k]);
   }
   return result;
 }

@@ -13,4 +13,11 @@ namespace engine {
 // on. Returns 0, or rank 0's exit code if it failed, else the first failing rank's.
 int launch_local_ranks(int nproc, const std::vector<std::string>& args);
 
+// This engine's executable ($ENGINE_EXE when set: tests drive the CLI from another binary).
+std::string self_executable();
+// A waitpid status in words ("exited with 2", "was killed by signal 9"), and as an exit code
+// (128 + the signal when killed).
+std::string describe_exit(int status);
+int exit_code_of(int status);
+
 }  // namespace engine

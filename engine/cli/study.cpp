@@ -1,12 +1,15 @@
 #include "engine/cli/study.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <iostream>
 #include <list>
 #include <map>
 #include <optional>
+#include <thread>
 
+#include "engine/cli/jobs.hpp"
 #include "engine/core/info.hpp"
 #include "engine/core/report/decision.hpp"
 #include "engine/core/report/report.hpp"
@@ -91,28 +94,39 @@ std::string mismatch_message(const StudyStage& st, const std::string& previous, 
 }
 
 // Trains every (graph, seed) of a stage that is not trained yet; a configuration already run
-// (in this stage or an earlier one) is reused, not retrained. nullopt when interrupted.
+// (in this stage or an earlier one) is reused, not retrained. First it decides which runs the
+// stage needs, then trains them: in this process one after the other, or with --jobs as
+// `engine run` processes side by side. nullopt when stopped; code() says why.
 class StageRunner {
  public:
   explicit StageRunner(const StudyOptions& o) : o_(o) {}
 
   std::optional<std::vector<report::Variant>> run(const StudyStage& st, bool train) {
     std::vector<report::Variant> variants;
+    std::vector<Pending> pending;
     for (const auto& g : st.graphs) {
       LoadedGraph loaded = load_graph(g);
       report::Variant v{g, loaded.graph.name, loaded.graph.title, st.seeds, {}, ""};
-      for (auto seed : st.seeds) {
-        std::optional<fs::path> dir = run_seed(g, loaded.spec, seed, v, train);
-        if (!dir) return std::nullopt;
-        v.runs.push_back(*dir);
-      }
+      for (auto seed : st.seeds) v.runs.push_back(plan_seed(g, loaded.spec, seed, v, pending));
       variants.push_back(std::move(v));
     }
+    if (train) code_ = o_.jobs > 1 ? train_in_jobs(pending) : train_here(pending);
+    if (code_ != 0) return std::nullopt;
     return variants;
   }
 
+  int code() const { return code_; }
+
  private:
-  std::optional<fs::path> run_seed(const fs::path& g, Value spec, int64_t seed, report::Variant& v, bool train) {
+  struct Pending {  // a run this stage trains (or finds complete)
+    fs::path graph;
+    std::string label;
+    Value spec;  // as it will run
+    RunOptions ro;
+  };
+
+  // The run directory of (g, seed); a configuration not run before is added to `pending`.
+  fs::path plan_seed(const fs::path& g, Value spec, int64_t seed, report::Variant& v, std::vector<Pending>& pending) {
     // The file's own seed needs no override, so its run's config.toml is `engine config FILE`.
     bool own_seed = spec.find("train")->find("seed")->i == seed;
     spec.find("train")->set("seed", Value::of_int(seed));
@@ -126,13 +140,51 @@ class StageRunner {
     ro.runs = o_.runs;
     ro.out = seed_dir(o_, v.name, seed).string();
     ro.data_root = o_.data_root;
-    if (train) {
-      std::cout << "[study] " << v.name << ", seed " << seed << std::endl;
-      RunOutcome out = run_graph(g, ro);
-      if (out.interrupted) return std::nullopt;
-    }
     known_[id] = Known{v.name, ro.out};
+    pending.push_back({g, v.name + ", seed " + std::to_string(seed), spec, ro});
     return fs::path(ro.out);
+  }
+
+  int train_here(const std::vector<Pending>& pending) {
+    for (const auto& p : pending) {
+      std::cout << "[study] " << p.label << std::endl;
+      if (run_graph(p.graph, p.ro).interrupted) return 130;
+    }
+    return 0;
+  }
+
+  int train_in_jobs(const std::vector<Pending>& pending) {
+    std::vector<Job> jobs;
+    for (const auto& p : pending) {
+      if (complete_as_planned(p)) {  // a process started only to say so would cost a second
+        std::cout << "[study] " << p.label << ": already complete (" << p.ro.out << ")" << std::endl;
+        continue;
+      }
+      Job job{p.label, {"run", p.graph.string(), "--out", p.ro.out}, p.ro.out};
+      for (const auto& s : p.ro.sets) job.args.insert(job.args.end(), {"--set", s});
+      if (!p.ro.data_root.empty()) job.args.insert(job.args.end(), {"--data", p.ro.data_root});
+      jobs.push_back(std::move(job));
+    }
+    // Fewer runs than --jobs share the cores among themselves.
+    const int parallel = std::min(o_.jobs, static_cast<int>(std::max<size_t>(jobs.size(), 1)));
+    const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / parallel);
+    return run_jobs(jobs, parallel, threads);
+  }
+
+  // A finished run of this very configuration. Anything else (absent, partial, another config,
+  // unreadable) is left to `engine run`, which resumes, extends or refuses it as it would alone.
+  static bool complete_as_planned(const Pending& p) {
+    try {
+      RunDir dir(p.ro.out);
+      if (!fs::exists(dir / run_file::summary) || !fs::exists(dir / run_file::last)) return false;
+      // Key by key: a --set seed sits elsewhere in config.toml than in the planned spec.
+      auto ran = flatten(dir.read_config()), planned = flatten(p.spec);
+      std::sort(ran.begin(), ran.end());
+      std::sort(planned.begin(), planned.end());
+      return dir.read_result().complete && ran == planned;
+    } catch (const std::exception&) {
+      return false;
+    }
   }
 
   struct Known {
@@ -141,6 +193,7 @@ class StageRunner {
   };
   const StudyOptions& o_;
   std::map<std::string, Known> known_;  // run identity -> its first variant and directory
+  int code_ = 0;
 };
 
 void test_winner(const report::Variant& v, const StudyOptions& o) {
@@ -177,7 +230,7 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
       }
     }
     auto variants = runner.run(st, train);
-    if (!variants) return {130, {}};
+    if (!variants) return {runner.code(), {}};
     specs.push_back(report::StageSpec{st.name, st.title, *variants, st.varies, st.question, st.ablation, st.final});
     if (st.ablation) continue;  // compared with its recipe; nothing builds on it
     report::StageDecision d = report::decide_stage(*variants);
@@ -198,11 +251,18 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
 }
 }  // namespace
 
+std::string jobs_with_ranks() {
+  return "--jobs runs several single-process runs side by side and --nproc (or a launcher's RANK/WORLD_SIZE) "
+         "trains each run on several ranks: both share out this host's cores, so use one of them";
+}
+
 int run_study(const fs::path& file, const StudyOptions& o) {
+  if (o.jobs < 1) throw UserError("--jobs " + std::to_string(o.jobs) + ": at least 1 run at a time");
   Study s = load_study(file, o.sets);
   int checked = validate_plan(s);
   std::cout << checked << " graphs valid\n";
   if (o.dry_run) return 0;
+  if (o.jobs > 1 && dist::world_from_env().distributed()) throw UserError(jobs_with_ranks());
   if (o.pin && dist::world_from_env().distributed())
     throw UserError(
         "--pin edits graph files while the ranks read them: pin in one process (without --nproc), then "

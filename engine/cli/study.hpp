@@ -18,13 +18,18 @@ struct StudyOptions {
   std::vector<std::string> sets;  // --set on the study file ("seeds=[0]")
   bool dry_run = false;           // print the plan and validate every graph; train nothing
   bool pin = false;               // rewrite a stage's extends lines to the measured winner
+  int jobs = 1;                   // runs of a stage trained at once, as `engine run` processes (engine/cli/jobs.hpp)
 };
 
 // Returns 0 when every run completed, 130 when interrupted, 2 when a stage's files do not
-// extend the measured winner (the message names the files and the edit).
+// extend the measured winner (the message names the files and the edit); with --jobs, a run
+// that failed stops the study with its exit code.
 int run_study(const std::filesystem::path& file, const StudyOptions& options);
 
 // The report of a study from the run directories already there (no training).
 std::filesystem::path write_study_report(const Study& study, const StudyOptions& options);
+
+// Why --jobs and --nproc do not go together.
+std::string jobs_with_ranks();
 
 }  // namespace engine

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -80,6 +82,23 @@ std::string holder_of(int fd) {
   return "pid " + pid + ": `" + field(text, "command") + "`, since " + field(text, "since");
 }
 
+// The lock file descriptor a parent process passed on (kInheritedLockEnv): its flock is the
+// parent's, already held. -1 when none, or when it is not an open file.
+int inherited_fd() {
+  const char* text = std::getenv(kInheritedLockEnv);
+  if (!text || !*text) return -1;
+  char* end = nullptr;
+  long fd = std::strtol(text, &end, 10);
+  struct stat st {};
+  if (*end != '\0' || fd < 0 || fd > INT_MAX || ::fstat(static_cast<int>(fd), &st) != 0) return -1;
+  return static_cast<int>(fd);
+}
+
+bool same_file(int fd, const struct stat& other) {
+  struct stat st {};
+  return fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == other.st_dev && st.st_ino == other.st_ino;
+}
+
 [[noreturn]] void cannot_lock(const fs::path& dir, const std::string& why) {
   throw UserError("cannot lock the run directory " + dir.string() + ": " + why);
 }
@@ -101,6 +120,11 @@ std::pair<uint64_t, uint64_t> acquire(const fs::path& dir) {
     if (auto it = g_held.find(key); it != g_held.end()) {
       ::close(fd);
       ++it->second.users;
+      return key;
+    }
+    if (const int parent = inherited_fd(); same_file(parent, opened)) {
+      ::close(fd);
+      g_held[key] = Held{parent, 1, dir, false};
       return key;
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -154,6 +178,12 @@ void release(std::pair<uint64_t, uint64_t> key) {
 RunLock::RunLock(const fs::path& dir) : dir_(dir) { std::tie(device_, inode_) = acquire(dir_); }
 
 RunLock::~RunLock() { release({device_, inode_}); }
+
+int RunLock::fd() const {
+  std::lock_guard<std::mutex> guard(g_mutex);
+  auto it = g_held.find({device_, inode_});
+  return it == g_held.end() ? -1 : it->second.fd;
+}
 
 void RunLock::relock() {
   auto moved = std::make_pair(device_, inode_);

@@ -9,6 +9,8 @@
 namespace engine {
 
 inline constexpr const char* kRunLockFile = "engine.lock";
+// A descriptor of a lock file the parent process holds: locking that file joins the lock.
+inline constexpr const char* kInheritedLockEnv = "ENGINE_LOCK_FD";
 
 class RunLock {
  public:
@@ -23,6 +25,10 @@ class RunLock {
   // The locked directory was renamed away (--fresh) and the lock file went with it: lock the
   // new directory at the same path, then let go of the moved one.
   void relock();
+
+  // The descriptor holding the lock. `engine study --jobs` hands it to the `engine run` it
+  // starts for the directory (kInheritedLockEnv names it there), so the lock never lapses.
+  int fd() const;
 
  private:
   std::filesystem::path dir_;

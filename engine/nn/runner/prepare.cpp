@@ -1,6 +1,7 @@
 #include "engine/nn/runner/prepare.hpp"
 
 #include <cstdlib>
+#include <optional>
 
 #include "engine/nn/dist/ddp.hpp"
 
@@ -27,7 +28,23 @@ bool Prepared::root() const { return !group || group->root(); }
 
 void join_ranks(Prepared& p) { p.group = dist::group_from_env(p.train.device != "cpu" && torch::cuda::is_available()); }
 
+namespace {
+// Threads from the environment: set by whoever starts this process beside others on the same
+// cores. Not a --set, so config.toml (and with it the resume check) stays what the graph says.
+std::optional<int64_t> threads_from_env(const char* name) {
+  const char* text = std::getenv(name);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  long long n = std::strtoll(text, &end, 10);
+  if (end == text || *end != '\0' || n < 1 || n > 4096)
+    throw UserError(std::string(name) + "=" + text + ": expected a number of threads from 1 to 4096");
+  return n;
+}
+}  // namespace
+
 void prepare_model(Prepared& p) {
+  // `engine study --jobs` starts each run on its share of the cores.
+  if (auto n = threads_from_env(kThreadsEnv)) p.train.threads = *n;
   // `--nproc` starts each rank on one thread unless its command line sets train.threads.
   if (p.group && std::getenv("ENGINE_RANK_THREADS")) p.train.threads = std::atoi(std::getenv("ENGINE_RANK_THREADS"));
   p.hw = setup_hardware(p.train, p.graph.input.size());

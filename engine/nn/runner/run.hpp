@@ -35,6 +35,10 @@ struct RunOutcome {
   bool interrupted = false;   // Ctrl-C: the current epoch was dropped
 };
 
+// Threads for run, test and time in place of train.threads, from the environment: `engine study
+// --jobs` sets it for the runs it starts side by side. config.toml keeps the graph's value.
+inline constexpr const char* kThreadsEnv = "ENGINE_THREADS";
+
 // `engine run`: one runner for every graph. What [train] says is what happens.
 RunOutcome run_graph(const std::filesystem::path& graph_file, const RunOptions& options);
 
