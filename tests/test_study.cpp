@@ -199,7 +199,7 @@ TEST_SUITE("study") {
     test::CliResult rerun = study_captured(study, o);
     CAPTURE(rerun.out);
     REQUIRE(rerun.code == 0);
-    CHECK(rerun.out.find("started") == std::string::npos);
+    CHECK(rerun.out.find(": started (pid") == std::string::npos);
     CHECK(rerun.out.find("g-narrow, seed 0: already complete") != std::string::npos);
     CHECK(fs::last_write_time(wide / "last.pt") == stamp);
   }
