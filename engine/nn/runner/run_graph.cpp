@@ -16,6 +16,7 @@
 #include "engine/nn/runner/ema.hpp"
 #include "engine/nn/runner/interrupt.hpp"
 #include "engine/nn/runner/optimizer.hpp"
+#include "engine/nn/runner/plan.hpp"
 #include "engine/nn/runner/prepare.hpp"
 #include "engine/nn/runner/train_probe.hpp"
 #include "engine/nn/runner/trainer.hpp"
@@ -131,6 +132,7 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   auto log = p.root() ? start_log(p.dir) : dist::rank_logger(*p.group);
   if (!moved.empty()) log->info("--fresh: the previous run was moved to {}", moved);
 
+  plan_memory_format(p, *log);  // "auto": the recorded, cached or measured format
   prepare_model(p);
   auto opt = make_optimizer(p.train, p.model->parameters());
   std::unique_ptr<Ema> ema = make_ema(p);  // null when [train].ema is 0

@@ -1,0 +1,214 @@
+#include "engine/nn/runner/plan.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+#include <torch/version.h>
+
+#include "engine/core/files.hpp"
+#include "engine/nn/runner/optimizer.hpp"
+
+namespace engine {
+
+namespace fs = std::filesystem;
+
+// Named, not anonymous: the unity build joins the runner's files into one translation unit.
+namespace plan_detail {
+constexpr int kWarmup = 2, kTimed = 4;
+
+struct Candidate {
+  std::string name;
+  bool channels_last = false;
+  std::vector<double> ms;  // the timed steps
+  // The fastest step: other processes' load only ever adds time, so the minimum is the estimate
+  // it disturbs least (on a loaded 2-core machine the medians of 4 steps crossed over).
+  double best() const { return ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()); }
+  double median() const {
+    std::vector<double> v = ms;
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
+};
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "unknown cpu";
+}
+
+// What the choice depends on: the layers (with the vars they refer to) and input, the batch,
+// precision and optimiser of a step, and the machine and library that run it.
+std::string plan_key(const Prepared& p, const Hardware& hw) {
+  Value model = Value::table();
+  for (const char* key : {"input", "vars", "layers"})
+    if (const Value* v = p.spec.find(key)) model.set(key, *v);
+  std::string text = to_toml(model) + "\nclasses=" + std::to_string(p.graph.num_classes) +
+                     "\nbatch=" + std::to_string(p.train.batch_size) + "\nprecision=" + p.train.precision +
+                     "\noptimizer=" + p.train.optimizer + "\ncpu=" + cpu_model() +
+                     "\nthreads=" + std::to_string(hw.threads) + "\ntorch=" + TORCH_VERSION;
+  return hex64(hash_string(text));
+}
+
+fs::path plans_file(const Prepared& p) { return p.dir.path().parent_path() / ".cache" / "plans.toml"; }
+
+Value read_plans(const fs::path& file) {
+  try {
+    if (fs::exists(file)) {
+      Value root = read_toml(file);
+      if (const Value* plans = root.find("plans"); plans && plans->is(Value::Kind::Table)) return *plans;
+    }
+  } catch (const UserError& e) {  // a damaged cache only costs a measurement; it is rewritten
+    spdlog::warn("{}", e.what());
+  }
+  return Value::table();
+}
+
+std::string cached_format(const fs::path& file, const std::string& key) {
+  Value plans = read_plans(file);
+  const Value* entry = plans.find(key);
+  const Value* format = entry && entry->is(Value::Kind::Table) ? entry->find("memory_format") : nullptr;
+  if (!format || !format->is(Value::Kind::String)) return "";
+  const std::string& f = format->as_string("memory_format");
+  return f == "channels_last" || f == "contiguous" ? f : "";
+}
+
+// Read, add, rewrite whole: two runs racing here lose at most one entry, which is measured again.
+void cache_format(const fs::path& file, const std::string& key, const Value& entry) {
+  Value plans = read_plans(file);
+  plans.set(key, entry);
+  std::string text =
+      "# engine run's measured memory formats for [train].memory_format = \"auto\" (delete to measure again)\n";
+  for (const std::string& k : plans.keys()) {
+    const Value* e = plans.find(k);
+    if (!e->is(Value::Kind::Table)) continue;
+    text += "\n[plans." + k + "]\n";
+    for (const std::string& field : e->keys()) text += field + " = " + e->find(field)->repr() + "\n";
+  }
+  write_file_atomic(file, text);
+}
+
+// Warm-up, then timed steps of each candidate in turn, so load from other processes falls on both.
+void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates) {
+  torch::manual_seed(0);  // prepare_model seeds again: the real run starts from its own seed
+  std::vector<int64_t> shape{p.train.batch_size};
+  shape.insert(shape.end(), p.graph.input.begin(), p.graph.input.end());
+  torch::Tensor images = torch::randn(shape);
+  torch::Tensor labels = torch::randint(p.graph.num_classes, {p.train.batch_size}, torch::kLong);
+  struct Setup {
+    GraphModule model{nullptr};
+    std::unique_ptr<torch::optim::Optimizer> opt;
+    torch::Tensor images;
+    Hardware hw;
+  };
+  std::vector<Setup> setups;
+  for (const Candidate& c : candidates) {
+    Setup s;
+    s.hw = hw;
+    s.hw.channels_last = c.channels_last;
+    s.model = build_model(p.graph);
+    place_model(*s.model, s.hw);
+    s.model->train();
+    s.opt = make_optimizer(p.train, s.model->parameters());
+    s.images = c.channels_last ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images.contiguous();
+    setups.push_back(std::move(s));
+  }
+  for (int it = 0; it < kWarmup + kTimed; ++it)
+    for (size_t k = 0; k < setups.size(); ++k) {
+      Setup& s = setups[k];
+      auto start = std::chrono::steady_clock::now();
+      s.opt->zero_grad();
+      torch::Tensor loss;
+      {
+        Autocast autocast(s.hw);
+        loss = torch::nn::functional::cross_entropy(
+            s.model->forward(s.images), labels,
+            torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(p.train.label_smoothing));
+      }
+      loss.backward();
+      s.opt->step();
+      if (it >= kWarmup)
+        candidates[k].ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+}
+}  // namespace plan_detail
+
+std::string recorded_memory_format(const RunDir& dir) {
+  try {
+    if (!fs::exists(dir / run_file::summary)) return "";
+    Value summary = read_toml(dir / run_file::summary);
+    const Value* f = summary.find("memory_format");
+    if (f && f->is(Value::Kind::String) &&
+        (f->as_string("memory_format") == "channels_last" || f->as_string("memory_format") == "contiguous"))
+      return f->as_string("memory_format");
+  } catch (const UserError&) {  // unreadable: as if not recorded
+  }
+  return "";
+}
+
+void plan_memory_format(Prepared& p, spdlog::logger& log) {
+  using namespace plan_detail;
+  if (p.train.memory_format != "auto" || p.graph.input.size() != 3) return;
+  if (fs::exists(p.dir / run_file::last)) {
+    std::string recorded = recorded_memory_format(p.dir);
+    if (!recorded.empty()) {
+      p.train.memory_format = recorded;
+      log.info("memory format: {}, as the run being resumed recorded", recorded);
+      return;
+    }
+  }
+  Hardware hw = setup_hardware(p.train, p.graph.input.size());
+  if (hw.device.is_cuda() || p.group) return;  // CUDA: channels_last; ranks must agree, so no timing
+
+  const fs::path file = plans_file(p);
+  const std::string key = plan_key(p, hw);
+  if (std::string cached = cached_format(file, key); !cached.empty()) {
+    p.train.memory_format = cached;
+    log.info("memory format: {}, as measured before (plan {} in {})", cached, key, file.string());
+    return;
+  }
+
+  std::vector<Candidate> candidates{{"channels_last", true, {}}, {"contiguous", false, {}}};
+  auto start = std::chrono::steady_clock::now();
+  measure(p, hw, candidates);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Ties go to channels_last, the format "auto" meant before plans were measured.
+  const Candidate& best = candidates[1].best() < candidates[0].best() ? candidates[1] : candidates[0];
+  log.info("memory format: measured {} warm-up + {} timed steps of batch {} ({}) per candidate ({:.1f} s)", kWarmup,
+           kTimed, p.train.batch_size, p.train.precision, seconds);
+  log.info("  {:<13}  {:>8}  {:>8}  {:>8}  (ms per step)", "candidate", "min", "median", "max");
+  for (const Candidate& c : candidates)
+    log.info("  {:<13}  {:8.1f}  {:8.1f}  {:8.1f}{}", c.name, c.best(), c.median(),
+             *std::max_element(c.ms.begin(), c.ms.end()), &c == &best ? "  * chosen" : "");
+  for (const Candidate& c : candidates)
+    if (*std::max_element(c.ms.begin(), c.ms.end()) > 1.5 * c.best()) {
+      log.warn(
+          "memory format: the step times vary by more than 1.5x (other processes on the CPU?), so the choice may be "
+          "wrong; set [train].memory_format, or delete the plan from {} to measure again",
+          file.string());
+      break;
+    }
+  p.train.memory_format = best.name;
+
+  Value entry = Value::table();
+  entry.set("memory_format", Value::of_string(best.name));
+  entry.set("graph", Value::of_string(p.graph.name));
+  entry.set("batch_size", Value::of_int(p.train.batch_size));
+  entry.set("precision", Value::of_string(p.train.precision));
+  entry.set("cpu", Value::of_string(cpu_model()));
+  entry.set("threads", Value::of_int(hw.threads));
+  entry.set("torch", Value::of_string(TORCH_VERSION));
+  for (const Candidate& c : candidates) entry.set(c.name + "_ms", Value::of_float(c.best()));
+  try {
+    cache_format(file, key, entry);
+  } catch (const UserError& e) {  // an unwritable cache costs a measurement next time, not the run
+    log.warn("plan not cached: {}", e.what());
+  }
+}
+
+}  // namespace engine

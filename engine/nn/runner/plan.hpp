@@ -1,0 +1,25 @@
+#pragma once
+// The execution plan of `engine run`: which memory format [train].memory_format = "auto" means
+// for this graph on this machine. Neither layout wins everywhere (oneDNN's NHWC convolutions are
+// faster, but GELU forward and backward on a bf16 channels_last tensor is ~3.4x slower than on a
+// contiguous one in LibTorch 1.13), so a few training steps of each are timed and the fastest kept.
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/nn/runner/prepare.hpp"
+
+namespace engine {
+
+// Before prepare_model: replaces "auto" in p.train.memory_format by the chosen format, from
+//  - the run being resumed (its summary.toml records the format it trained with: a resume stays exact),
+//  - else <runs>/.cache/plans.toml, keyed by graph, batch, precision, CPU, threads and LibTorch,
+//  - else by timing warm-up + timed steps of each candidate on a fresh model and random batch,
+//    which leaves the seeded state of the real run untouched; the choice is then cached.
+// Kept as "auto" (channels_last, as before) on CUDA, with several ranks, and for non-image inputs.
+void plan_memory_format(Prepared& p, spdlog::logger& log);
+
+// The format a trained run recorded in summary.toml ("" when none): evaluation reads it the same way.
+std::string recorded_memory_format(const RunDir& dir);
+
+}  // namespace engine

@@ -1,0 +1,91 @@
+// The measured execution plan of `engine run`: what [train].memory_format = "auto" becomes.
+#include <doctest/doctest.h>
+
+#include "engine/core/run_dir.hpp"
+#include "engine/nn/runner/run.hpp"
+#include "tests/support.hpp"
+
+using namespace engine;
+namespace fs = std::filesystem;
+
+namespace {
+struct Fixture {
+  test::TempDir dir{"engine-plan"};
+  fs::path data = dir / "data";
+  fs::path graph;
+  fs::path plans = dir / ".cache" / "plans.toml";  // beside the run directories, as the data cache
+  Fixture() {
+    test::write_tiny_dataset(data);
+    graph = dir.write("tiny.toml", test::tiny_graph("tiny"));
+  }
+  RunOptions options(const std::string& out, std::vector<std::string> sets = {"train.epochs=1"}) const {
+    RunOptions o;
+    o.out = (dir / out).string();
+    o.data_root = data.string();
+    o.sets = std::move(sets);
+    return o;
+  }
+  std::string format_of(const std::string& out) const { return RunDir(dir / out).read_result().memory_format; }
+  std::string log_of(const std::string& out) const { return test::read_file(dir / out / "train.log"); }
+};
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+std::string other(const std::string& format) { return format == "contiguous" ? "channels_last" : "contiguous"; }
+}  // namespace
+
+TEST_SUITE("plan") {
+  TEST_CASE("auto times both formats once, records and caches the faster; a second run reads the cache") {
+    Fixture f;
+    CHECK(run_graph(f.graph, f.options("a")).complete);
+    const std::string chosen = f.format_of("a");
+    CHECK((chosen == "channels_last" || chosen == "contiguous"));
+    const std::string log = f.log_of("a");
+    CHECK(has(log, "memory format: measured"));
+    CHECK(has(log, "  channels_last  "));
+    CHECK(has(log, "  contiguous     "));
+    REQUIRE(fs::exists(f.plans));
+    const std::string plans = test::read_file(f.plans);
+    CHECK(has(plans, "memory_format = \"" + chosen + "\""));
+    CHECK(has(plans, "graph = \"tiny\""));
+
+    CHECK(run_graph(f.graph, f.options("b")).complete);
+    CHECK_FALSE(has(f.log_of("b"), "memory format: measured"));
+    CHECK(has(f.log_of("b"), "memory format: " + chosen + ", as measured before"));
+    CHECK(f.format_of("b") == chosen);
+
+    // Another batch size is another plan.
+    CHECK(run_graph(f.graph, f.options("c", {"train.epochs=1", "train.batch_size=8"})).complete);
+    CHECK(has(f.log_of("c"), "memory format: measured"));
+  }
+
+  TEST_CASE("a resumed run keeps the format it recorded, whatever the cache says now") {
+    Fixture f;
+    RunOptions part = f.options("run", {"train.epochs=2"});
+    part.stop_after = 1;
+    CHECK_FALSE(run_graph(f.graph, part).complete);
+    const std::string recorded = f.format_of("run");
+    // The cache now claims the other format: the resume must not follow it.
+    std::string plans = test::read_file(f.plans);
+    const std::string line = "memory_format = \"" + recorded + "\"";
+    REQUIRE(has(plans, line));
+    plans.replace(plans.find(line), line.size(), "memory_format = \"" + other(recorded) + "\"");
+    f.dir.write(".cache/plans.toml", plans);
+
+    part.stop_after = 0;
+    CHECK(run_graph(f.graph, part).complete);
+    CHECK(has(f.log_of("run"), "memory format: " + recorded + ", as the run being resumed recorded"));
+    CHECK(f.format_of("run") == recorded);
+    CHECK(RunDir(f.dir / "run").read_metrics().size() == 2);
+  }
+
+  TEST_CASE("an explicit memory_format is used as written, with nothing measured or cached") {
+    Fixture f;
+    for (const std::string format : {"contiguous", "channels_last"}) {
+      CAPTURE(format);
+      CHECK(run_graph(f.graph, f.options(format, {"train.epochs=1", "train.memory_format=" + format})).complete);
+      CHECK(f.format_of(format) == format);
+      CHECK_FALSE(has(f.log_of(format), "memory format:"));
+    }
+    CHECK_FALSE(fs::exists(f.plans));
+  }
+}
