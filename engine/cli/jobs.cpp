@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +35,7 @@ std::atomic<bool> g_interrupted{false};
 // its process group), and a second SIGINT would end them mid-epoch.
 extern "C" void forward_to_jobs(int sig, siginfo_t* info, void*) {
   g_interrupted = true;
-  if (sig == SIGINT && info && info->si_code == SI_KERNEL) return;
+  if (from_terminal(sig, info)) return;
   for (auto& pid : g_jobs)
     if (pid_t p = pid.load(); p > 0) kill(p, sig);
 }
@@ -111,13 +110,8 @@ pid_t start(const Job& job, const std::string& exe, int threads, int lock_fd, in
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   std::cout.flush();
-  const pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = fork_child();
   if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed study takes its jobs with it
-    if (getppid() != parent) _exit(1);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     dup2(out, 1);
     dup2(out, 2);

@@ -28,7 +28,7 @@ std::atomic<int> g_started{0};
 // Passes on signals sent to the launcher alone; Ctrl-C in the terminal already reached every rank
 // (they share its process group), and a second SIGINT would kill them mid-epoch.
 extern "C" void forward_signal(int sig, siginfo_t* info, void*) {
-  if (sig == SIGINT && info && info->si_code == SI_KERNEL) return;
+  if (from_terminal(sig, info)) return;
   for (int k = 0; k < g_started; ++k) kill(g_ranks[k], sig);
 }
 
@@ -46,6 +46,19 @@ int free_port() {
 }
 
 }  // namespace
+
+pid_t fork_child() {
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed parent takes its children with it
+  if (getppid() != parent) _exit(1);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  return 0;
+}
+
+bool from_terminal(int sig, const siginfo_t* info) { return sig == SIGINT && info && info->si_code == SI_KERNEL; }
 
 std::string self_executable() {
   if (const char* exe = std::getenv("ENGINE_EXE")) return exe;
@@ -89,14 +102,9 @@ int launch_local_ranks(int nproc, const std::vector<std::string>& args) {
   sigaction(SIGINT, &forward, &old_int);
   sigaction(SIGTERM, &forward, &old_term);
   std::cout.flush();
-  const pid_t parent = getpid();
   for (int rank = 0; rank < nproc; ++rank) {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed launcher takes its ranks with it
-      if (getppid() != parent) _exit(1);
-      signal(SIGINT, SIG_DFL);
-      signal(SIGTERM, SIG_DFL);
       setenv("RANK", std::to_string(rank).c_str(), 1);
       setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
       setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);

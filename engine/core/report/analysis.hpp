@@ -1,5 +1,5 @@
 #pragma once
-// Convergence of a run, and the number formats the report uses.
+// Convergence of a run, and the number and text formats the report uses.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,5 +19,10 @@ std::string format_params(std::int64_t params);
 std::string format_percent(double fraction);
 std::string format_points(double fraction);
 std::string format_duration(double seconds);
+
+// "a, b and c".
+std::string join_words(const std::vector<std::string>& items);
+// Text for a Markdown table cell: a '|' escaped, a newline a space, so the row stays one row.
+std::string cell(const std::string& text);
 
 }  // namespace engine::report

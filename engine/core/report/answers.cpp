@@ -21,22 +21,6 @@ std::string pm_points(const eval::MeanSd& m) {
 }
 
 namespace {
-// "a, b and c"
-std::string join_words(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
-  return out;
-}
-
-std::string cell(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    if (ch == '|') out += '\\';
-    out += ch == '\n' ? ' ' : ch;
-  }
-  return out;
-}
-
 // "GELU (3.3-D)", or just the name when the label is the name.
 std::string called(const LoadedVariant& v) {
   return v.label == v.variant->name ? v.variant->name : v.label + " (" + v.variant->name + ")";
@@ -48,9 +32,6 @@ std::string seeds_phrase(const LoadedVariant& v) {
 
 eval::MeanSd best_val(const LoadedVariant& v) {
   return over_seeds(v, [](const RunResult& r) { return r.best_val_acc; });
-}
-eval::MeanSd gap(const LoadedVariant& v) {
-  return over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r) - r.best_val_acc; });
 }
 eval::MeanSd convergence(const LoadedVariant& v) {
   return over_seeds(v,
@@ -208,7 +189,7 @@ std::string stage_answer(const LoadedStage& s) {
     std::vector<eval::MeanSd> gaps, rises;
     std::vector<std::string> gap_items, rise_items;
     for (size_t k : order) {
-      gaps.push_back(gap(s.variants[k]));
+      gaps.push_back(train_val_gap(s.variants[k]));
       rises.push_back(val_loss_rise(s.variants[k]));
       gap_items.push_back(s.variants[k].label + " " + pm_points(gaps.back()));
       rise_items.push_back(fmt::format("{} {:.3f}", s.variants[k].label, rises.back().mean));
@@ -269,7 +250,7 @@ std::string stage_notes(const LoadedStage& s) {
   for (const auto& v : s.variants) {
     const auto c = convergence(v);
     conv.push_back(fmt::format("{} {:.1f}", v.label, c.mean));
-    gaps.push_back(v.label + " " + pm_points(gap(v)));
+    gaps.push_back(v.label + " " + pm_points(train_val_gap(v)));
     times.push_back(fmt::format("{} {:.1f} s", v.label, epoch_time(v)));
     size_t late = 0;
     for (const auto& r : v.runs) {

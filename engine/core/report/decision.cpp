@@ -18,16 +18,15 @@ double last_epochs_mean(const std::vector<EpochRow>& history, size_t n) {
 }
 
 namespace {
-VariantStats summarise(const Variant& v) {
+VariantStats summarise(const std::vector<RunResult>& runs) {
   VariantStats s;
   std::vector<double> best, last5;
-  for (const auto& dir : v.runs) {
-    RunResult r = RunDir(dir).read_result();
+  for (const auto& r : runs) {
     best.push_back(r.best_val_acc);
     last5.push_back(last_epochs_mean(r.history));
     s.params = r.params;
     s.macs = r.macs;
-    s.epoch_seconds += r.epoch_seconds_mean / static_cast<double>(v.runs.size());
+    s.epoch_seconds += r.epoch_seconds_mean / static_cast<double>(runs.size());
   }
   s.best_val = eval::mean_sd(best);
   s.last5_val = eval::mean_sd(last5);
@@ -58,9 +57,18 @@ std::optional<eval::Discordant> paired(const Variant& leader, const Variant& oth
 }
 
 StageDecision decide_stage(const std::vector<Variant>& variants) {
+  std::vector<std::vector<RunResult>> results;
+  for (const auto& v : variants) {
+    results.emplace_back();
+    for (const auto& dir : v.runs) results.back().push_back(RunDir(dir).read_result());
+  }
+  return decide_stage(variants, results);
+}
+
+StageDecision decide_stage(const std::vector<Variant>& variants, const std::vector<std::vector<RunResult>>& results) {
   if (variants.empty()) throw UserError("a stage without variants cannot be decided");
   StageDecision d;
-  for (const auto& v : variants) d.stats.push_back(summarise(v));
+  for (const auto& runs : results) d.stats.push_back(summarise(runs));
   auto cost = [&](size_t k) { return std::make_tuple(d.stats[k].macs, d.stats[k].params, d.stats[k].epoch_seconds); };
   for (size_t k = 1; k < variants.size(); ++k) {
     double a = d.stats[k].best_val.mean, b = d.stats[d.leader].best_val.mean;

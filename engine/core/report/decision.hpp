@@ -42,6 +42,8 @@ struct StageDecision {
 };
 
 StageDecision decide_stage(const std::vector<Variant>& variants);
+// The same from the runs already read: results[k][j] is variants[k].runs[j].
+StageDecision decide_stage(const std::vector<Variant>& variants, const std::vector<std::vector<RunResult>>& results);
 
 // Discordant pairs of `a` and `b` on the same val images (a_only: only a right), pooled over
 // the seeds both ran; nullopt when any of those runs lacks val_predictions.csv.

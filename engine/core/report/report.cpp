@@ -27,29 +27,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Table cells must not break the Markdown table.
-std::string cell(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    if (ch == '|') out += '\\';
-    out += ch == '\n' ? ' ' : ch;
-  }
-  return out;
-}
-
 // A file-name-safe version of a stage name ("3.1" stays "3.1").
 std::string slug(const std::string& text) {
   std::string out;
   for (char ch : text) out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-') ? ch : '_';
   return out.empty() ? "stage" : out;
-}
-
-// "a, b and c"
-std::string join_words(const std::vector<std::string>& items) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
-  return out;
 }
 
 // Draws a chart; a failure (e.g. no gnuplot) becomes a note in the report, not a lost report.
@@ -91,38 +73,41 @@ bool probe_everywhere(const LoadedStage& s) {
   return true;
 }
 
-// Val solid with its band over seeds, train dashed (eval-mode probe when every run has it).
-std::vector<eval::Series> accuracy_series(const LoadedStage& s) {
+// A chart's figure of an epoch: val, the eval-mode train probe (absent in older runs) and the
+// running train figure.
+struct CurveFields {
+  std::function<double(const EpochRow&)> val;
+  std::function<std::optional<double>(const EpochRow&)> probe;
+  std::function<double(const EpochRow&)> running;
+};
+
+// Per variant: val solid with its band over seeds, train dashed (the probe when every run has it).
+std::vector<eval::Series> curves(const LoadedStage& s, const CurveFields& f) {
   const bool probe = probe_everywhere(s);
   std::vector<eval::Series> series;
   for (size_t k = 0; k < s.variants.size(); ++k) {
     const auto& v = s.variants[k];
     const int c = static_cast<int>(k);
-    series.push_back(seed_mean(v, v.label + " val", false, c, true, [](const EpochRow& r) { return 100 * r.val_acc; }));
+    series.push_back(seed_mean(v, v.label + " val", false, c, true, [&](const EpochRow& r) { return f.val(r); }));
     series.push_back(seed_mean(v, v.label + (probe ? " train" : " train (running)"), true, c, false,
-                               [probe](const EpochRow& r) -> std::optional<double> {
-                                 if (probe) return 100 * *r.train_eval_acc;
-                                 return 100 * r.train_acc;
+                               [&](const EpochRow& r) -> std::optional<double> {
+                                 if (probe)
+                                   if (auto y = f.probe(r)) return y;
+                                 return f.running(r);
                                }));
   }
   return series;
 }
 
-std::vector<eval::Series> loss_series(const LoadedStage& s) {
-  const bool probe = probe_everywhere(s);
-  std::vector<eval::Series> series;
-  for (size_t k = 0; k < s.variants.size(); ++k) {
-    const auto& v = s.variants[k];
-    const int c = static_cast<int>(k);
-    series.push_back(seed_mean(v, v.label + " val", false, c, true, [](const EpochRow& r) { return r.val_loss; }));
-    series.push_back(seed_mean(v, v.label + (probe ? " train" : " train (running)"), true, c, false,
-                               [probe](const EpochRow& r) -> std::optional<double> {
-                                 if (probe && r.train_eval_loss) return *r.train_eval_loss;
-                                 return r.train_loss;
-                               }));
-  }
-  return series;
-}
+const CurveFields kAccuracy{[](const EpochRow& r) { return 100 * r.val_acc; },
+                            [](const EpochRow& r) -> std::optional<double> {
+                              if (r.train_eval_acc) return 100 * *r.train_eval_acc;
+                              return std::nullopt;
+                            },
+                            [](const EpochRow& r) { return 100 * r.train_acc; }};
+const CurveFields kLoss{[](const EpochRow& r) { return r.val_loss; },
+                        [](const EpochRow& r) { return r.train_eval_loss; },
+                        [](const EpochRow& r) { return r.train_loss; }};
 
 // One row of the table of every experiment: the assignment's columns first (stage,
 // configuration, params, val acc, train acc), then the seeds' spread and the verdict.
@@ -147,7 +132,7 @@ std::string summary_row(const LoadedStage& s, size_t k) {
   for (const auto& r : v.runs)
     if (!r.complete) verdict += fmt::format("; incomplete ({} of {} epochs)", r.epochs, r.epochs_planned);
   const auto train = over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r); });
-  const auto gap = over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r) - r.best_val_acc; });
+  const auto gap = train_val_gap(v);
   const auto epoch = over_seeds(v, [](const RunResult& r) { return median_epoch_seconds(r); });
   return fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {:.1f}M | {:.1f} s | {} |\n", name, cell(v.label),
                      format_params(st.params), pm_percent(st.best_val), pm_percent(train), v.runs.size(),
@@ -220,10 +205,10 @@ std::string stage_section(const LoadedStage& s, const fs::path& fig_dir, const s
   for (int k = 2; !used_slugs.insert(base).second; ++k) base = "stage-" + slug(spec.name) + "-" + std::to_string(k);
   const bool seeds = std::any_of(s.variants.begin(), s.variants.end(), [](auto& v) { return v.runs.size() > 1; });
   const std::string of = seeds ? " (mean over seeds, band: their range)" : "";
-  md << chart(fig_dir / (base + "-accuracy.png"), accuracy_series(s),
+  md << chart(fig_dir / (base + "-accuracy.png"), curves(s, kAccuracy),
               {"Stage " + spec.name + ": accuracy, val solid, train dashed" + of, "epoch", "accuracy (%)"}, link_dir)
      << "\n"
-     << chart(fig_dir / (base + "-loss.png"), loss_series(s),
+     << chart(fig_dir / (base + "-loss.png"), curves(s, kLoss),
               {"Stage " + spec.name + ": loss, val solid, train dashed" + of, "epoch", "cross-entropy loss"}, link_dir)
      << "\n";
   return md.str();

@@ -27,7 +27,9 @@ LoadedStage load_stage(const StageSpec& spec) {
   }
   const auto labels = variant_labels(configs, titles);
   for (size_t k = 0; k < labels.size(); ++k) s.variants[k].label = labels[k];
-  s.decision = decide_stage(spec.variants);
+  std::vector<std::vector<RunResult>> results;
+  for (const auto& v : s.variants) results.push_back(v.runs);
+  s.decision = decide_stage(spec.variants, results);
   return s;
 }
 
@@ -148,6 +150,10 @@ eval::MeanSd over_seeds(const LoadedVariant& v, const std::function<double(const
   std::vector<double> values;
   for (const auto& r : v.runs) values.push_back(f(r));
   return eval::mean_sd(values);
+}
+
+eval::MeanSd train_val_gap(const LoadedVariant& v) {
+  return over_seeds(v, [](const RunResult& r) { return train_acc_at_best(r) - r.best_val_acc; });
 }
 
 }  // namespace engine::report

@@ -46,5 +46,7 @@ double median_epoch_seconds(const RunResult& r);
 
 // A figure of each run of a variant, as mean ± sd over its seeds.
 eval::MeanSd over_seeds(const LoadedVariant& v, const std::function<double(const RunResult&)>& f);
+// Train accuracy − best val accuracy at the best epoch, over seeds.
+eval::MeanSd train_val_gap(const LoadedVariant& v);
 
 }  // namespace engine::report

@@ -25,4 +25,21 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) group.options().set_lr(lr);
 }
 
+torch::Tensor training_loss(const torch::Tensor& logits, const torch::Tensor& labels, const TrainConfig& t) {
+  return torch::nn::functional::cross_entropy(
+      logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing));
+}
+
+void timed_step(GraphModule& model, torch::optim::Optimizer& opt, const torch::Tensor& images,
+                const torch::Tensor& labels, const TrainConfig& t, const Hardware& hw) {
+  opt.zero_grad();
+  torch::Tensor loss;
+  {
+    Autocast autocast(hw);
+    loss = training_loss(model->forward(images), labels, t);
+  }
+  loss.backward();
+  opt.step();
+}
+
 }  // namespace engine

@@ -81,14 +81,11 @@ std::string cached_format(const fs::path& file, const std::string& key) {
 void cache_format(const fs::path& file, const std::string& key, const Value& entry) {
   Value plans = read_plans(file);
   plans.set(key, entry);
-  std::string text =
-      "# engine run's measured memory formats for [train].memory_format = \"auto\" (delete to measure again)\n";
-  for (const std::string& k : plans.keys()) {
-    const Value* e = plans.find(k);
-    if (!e->is(Value::Kind::Table)) continue;
-    text += "\n[plans." + k + "]\n";
-    for (const std::string& field : e->keys()) text += field + " = " + e->find(field)->repr() + "\n";
-  }
+  Value root = Value::table();
+  root.set("plans", plans);
+  const std::string text =
+      "# engine run's measured memory formats for [train].memory_format = \"auto\" (delete to measure again)\n" +
+      to_toml(root);
   write_file_atomic(file, text);
 }
 
@@ -121,16 +118,7 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
     for (size_t k = 0; k < setups.size(); ++k) {
       Setup& s = setups[k];
       auto start = std::chrono::steady_clock::now();
-      s.opt->zero_grad();
-      torch::Tensor loss;
-      {
-        Autocast autocast(s.hw);
-        loss = torch::nn::functional::cross_entropy(
-            s.model->forward(s.images), labels,
-            torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(p.train.label_smoothing));
-      }
-      loss.backward();
-      s.opt->step();
+      timed_step(s.model, *s.opt, s.images, labels, p.train, s.hw);
       if (it >= kWarmup)
         candidates[k].ms.push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());

@@ -58,11 +58,6 @@ void sync(const Hardware& hw) {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-torch::Tensor loss_of(const torch::Tensor& logits, const torch::Tensor& labels, const TrainConfig& t) {
-  return torch::nn::functional::cross_entropy(
-      logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing));
-}
-
 std::string fixed(double v, int decimals) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -165,7 +160,7 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
         if (timed) r.nodes[k].forward_ms += ms_since(start);
       }
       auto start = Clock::now();
-      loss = loss_of(outs.back(), labels, p.train);
+      loss = training_loss(outs.back(), labels, p.train);
       sync(hw);
       if (timed) r.nodes[loss_row].forward_ms += ms_since(start);
     }
@@ -200,14 +195,7 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   Clock::time_point start;
   for (int it = 0; it < kWarmup + o.iterations; ++it) {
     if (it == kWarmup) sync(hw), start = Clock::now();
-    opt->zero_grad();
-    torch::Tensor loss;
-    {
-      Autocast autocast(hw);
-      loss = loss_of(p.model->forward(images), labels, p.train);
-    }
-    loss.backward();
-    opt->step();
+    timed_step(p.model, *opt, images, labels, p.train, hw);
   }
   sync(hw);
   r.step_ms = ms_since(start) / o.iterations;

@@ -67,9 +67,7 @@ void Trainer::step(const data::Batch& batch, int64_t batch_index, Sums& sums) {
     {
       Autocast autocast(hw_);
       logits = model_->forward(batch.images);
-      loss = torch::nn::functional::cross_entropy(
-          logits, batch.labels,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
+      loss = training_loss(logits, batch.labels, config_);
     }
     loss.backward();
     sums.add(loss, logits, batch.labels, batch_index);
