@@ -1,4 +1,6 @@
 // The measured execution plan of `engine run`: what [train].memory_format = "auto" becomes.
+#include "engine/nn/kernels.hpp"  // torch before doctest
+
 #include <doctest/doctest.h>
 
 #include "engine/core/run_dir.hpp"
@@ -31,6 +33,12 @@ struct Fixture {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 std::string other(const std::string& format) { return format == "contiguous" ? "channels_last" : "contiguous"; }
+
+// |got - exact| <= rel * |exact| + 1e-6 everywhere, exact computed in double.
+bool within(const torch::Tensor& got, const torch::Tensor& exact, double rel) {
+  const torch::Tensor err = (got.to(torch::kDouble) - exact).abs();
+  return (err <= exact.abs() * rel + 1e-6).all().item<bool>();
+}
 }  // namespace
 
 TEST_SUITE("plan") {
@@ -87,5 +95,39 @@ TEST_SUITE("plan") {
       CHECK_FALSE(has(f.log_of(format), "memory format:"));
     }
     CHECK_FALSE(fs::exists(f.plans));
+  }
+
+  TEST_CASE("GELU on a channels_last tensor stays within one rounding of the exact GELU, forward and backward") {
+    // The workaround (engine/nn/kernels.hpp) feeds ATen another view of the same bytes; this pins
+    // that the view is the right one and the result is GELU to the precision of the dtype.
+    torch::manual_seed(0);
+    for (const auto dtype : {torch::kBFloat16, torch::kFloat}) {
+      const double rel = dtype == torch::kBFloat16 ? 1.0 / 256 : 1e-6;  // bf16 keeps 8 significant bits
+      for (const bool grad_channels_last : {true, false}) {
+        CAPTURE(dtype);
+        CAPTURE(grad_channels_last);
+        const torch::Tensor x0 = (torch::randn({8, 16, 6, 6}) * 3).to(dtype);
+        torch::Tensor x = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+        torch::Tensor g = torch::randn({8, 16, 6, 6}).to(dtype);
+        if (grad_channels_last) g = g.contiguous(at::MemoryFormat::ChannelsLast);
+        const torch::Tensor y = engine::gelu(x, "none");
+        y.backward(g);
+
+        torch::Tensor xd = x0.to(torch::kDouble).requires_grad_();
+        const torch::Tensor yd = at::gelu(xd, "none");
+        yd.backward(g.to(torch::kDouble));
+
+        CHECK(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+        CHECK((y.scalar_type() == dtype));
+        CHECK(within(y, yd, rel));
+        CHECK((x.grad().scalar_type() == dtype));
+        CHECK(within(x.grad(), xd.grad(), rel));
+      }
+    }
+    // Contiguous inputs and the tanh form are ATen's own GELU, bit for bit.
+    const torch::Tensor x = torch::randn({4, 8, 5, 5}).to(torch::kBFloat16);
+    CHECK(torch::equal(engine::gelu(x, "none"), at::gelu(x, "none")));
+    const torch::Tensor xc = x.contiguous(at::MemoryFormat::ChannelsLast);
+    CHECK(torch::equal(engine::gelu(xc, "tanh"), at::gelu(xc, "tanh")));
   }
 }

@@ -128,4 +128,59 @@ TEST_SUITE("registry") {
     dup.name = "relu";
     CHECK_THROWS_AS(r.add(dup), std::logic_error);
   }
+
+  TEST_CASE("a max-pool after a non-decreasing activation runs first: same output and gradients, same printed model") {
+    for (const std::string act : {"relu", "leaky_relu", "elu", "gelu"}) {
+      CAPTURE(act);
+      Graph g = graph_of("[3, 16, 16]",
+                         "[[layers]]\nop = \"conv2d\"\nout = 8\nkernel = 3\npadding = 1\n"
+                         "[[layers]]\nop = \"batchnorm2d\"\n[[layers]]\nop = \"" +
+                             act + "\"\n[[layers]]\nop = \"maxpool2d\"\nkernel = 3\nstride = 2\npadding = 1\n");
+      REQUIRE(g.nodes.size() == 4);
+      CHECK(pool_runs_first(g.nodes, 2) == (act != "gelu"));  // GELU is not monotone
+      CHECK_FALSE(pool_runs_first(g.nodes, 1));
+      GraphModule m = build_model(g);
+      const std::string printed = model_text(*m);
+      CHECK(printed.find(act == "leaky_relu" ? "LeakyReLU"
+                         : act == "elu"      ? "ELU"
+                         : act == "gelu"     ? "GELU"
+                                             : "ReLU") < printed.find("MaxPool2d"));
+      m->train();
+      auto children = m->named_children();
+      auto conv = children[g.nodes[0].name]->as<torch::nn::Conv2d>();
+      auto bn = children[g.nodes[1].name]->as<torch::nn::BatchNorm2d>();
+      REQUIRE(conv != nullptr);
+      REQUIRE(bn != nullptr);
+      // Reference: the written order, with the model's own modules and parameters.
+      auto written = [&](const torch::Tensor& x) {
+        torch::Tensor h = bn->forward(conv->forward(x));
+        h = act == "relu"         ? torch::relu(h)
+            : act == "leaky_relu" ? torch::leaky_relu(h, 0.01)
+            : act == "elu"        ? torch::elu(h)
+                                  : torch::gelu(h);
+        return torch::max_pool2d(h, 3, 2, 1);
+      };
+      torch::manual_seed(1);
+      const torch::Tensor x0 = torch::randn({4, 3, 16, 16});
+      const torch::Tensor g_out = torch::randn({4, 8, 8, 8});
+      torch::Tensor xa = x0.clone().requires_grad_(), xb = x0.clone().requires_grad_();
+      m->zero_grad();
+      torch::Tensor ya = m->forward(xa);
+      ya.backward(g_out);
+      const torch::Tensor wa = conv->weight.grad().clone();
+      m->zero_grad();
+      torch::Tensor yb = written(xb);
+      yb.backward(g_out);
+      const torch::Tensor wb = conv->weight.grad().clone();
+      if (act == "relu") {  // bit for bit
+        CHECK(torch::equal(ya, yb));
+        CHECK(torch::equal(xa.grad(), xb.grad()));
+        CHECK(torch::equal(wa, wb));
+      } else {
+        CHECK(torch::allclose(ya, yb, 1e-5, 1e-6));
+        CHECK(torch::allclose(xa.grad(), xb.grad(), 1e-5, 1e-6));
+        CHECK(torch::allclose(wa, wb, 1e-5, 1e-5));
+      }
+    }
+  }
 }

@@ -15,6 +15,7 @@ TEST_SUITE("time") {
     TimeOptions o;
     o.batch = 8;
     o.iterations = 2;
+    o.sets = {"train.memory_format=auto"};  // the file pins channels_last for its recorded metrics
     TimeOutcome r = time_graph(test::source_dir() / "tests" / "regression" / "small.toml", o);
     std::vector<std::string> names;
     for (const auto& n : r.nodes) names.push_back(n.name);
@@ -24,6 +25,9 @@ TEST_SUITE("time") {
       CAPTURE(name);
       CHECK(std::find(names.begin(), names.end(), name) != names.end());
     }
+    // Rows in the order the model runs them: the stem's max-pool before its ReLU (model.hpp).
+    CHECK(names.at(2).rfind("maxpool2d", 0) == 0);
+    CHECK(names.at(3).rfind("relu", 0) == 0);
     CHECK(r.nodes.size() == 25);  // 4 stem + 7 + 9 block leaves + pool, flatten, dropout, fc + loss
     double total = 0, backward = 0;
     for (const auto& n : r.nodes) {
@@ -41,6 +45,12 @@ TEST_SUITE("time") {
     CHECK(r.eval_img_s > 0);
     CHECK(r.text.find("layer2.0.downsample.0") != std::string::npos);
     CHECK(r.text.find("img/s") != std::string::npos);
+    // "auto": both formats, node for node, and the figures above are the faster step's.
+    REQUIRE(r.formats.size() == 2);
+    CHECK(r.formats[0].memory_format == "channels_last");
+    CHECK(r.formats[1].memory_format == "contiguous");
+    CHECK(r.formats[0].nodes.size() == r.nodes.size());
+    CHECK(r.step_ms == std::min(r.formats[0].step_ms, r.formats[1].step_ms));
   }
 
   TEST_CASE("engine time from the command line; bad options are refused") {
@@ -51,11 +61,20 @@ TEST_SUITE("time") {
     INFO(r.err);
     REQUIRE(r.code == 0);
     CHECK(r.out.find("batch 4, 1 iterations after 2 warm-up, on cpu") != std::string::npos);
-    CHECK(r.out.find("fp32 channels_last") != std::string::npos);
     for (const char* row : {"conv2d_0", "batchnorm2d_1", "relu_2", "linear_5", "loss", "total", "train step"}) {
       CAPTURE(row);
       CHECK(r.out.find(row) != std::string::npos);
     }
+    // "auto" (the default): both formats timed, the faster one's table first, then node by node.
+    const bool cl_faster = r.out.find("faster step: channels_last") != std::string::npos;
+    CHECK(r.out.find(cl_faster ? "fp32 channels_last;" : "fp32 contiguous;") != std::string::npos);
+    CHECK(r.out.find("channels_last ms     contiguous ms") != std::string::npos);
+    // A format that is set is timed alone.
+    auto set = test::run_cli(
+        {"time", graph.string(), "--batch", "4", "--iterations", "1", "--set", "train.memory_format=contiguous"});
+    REQUIRE(set.code == 0);
+    CHECK(set.out.find("bf16 contiguous;") != std::string::npos);
+    CHECK(set.out.find("memory format = \"auto\"") == std::string::npos);
     CHECK(test::run_cli({"time", graph.string(), "--iterations", "0"}).code == 2);
     CHECK(test::run_cli({"time", graph.string(), "--device", "tpu"}).code == 2);
     if (!std::getenv("CUDA_VISIBLE_DEVICES")) {

@@ -1,5 +1,6 @@
 #include "engine/nn/builders.hpp"
 
+#include "engine/nn/kernels.hpp"
 #include "registry/ops.hpp"
 
 namespace engine {
@@ -45,7 +46,13 @@ const std::map<std::string, Builder>& op_builders() {
          return built(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(n.f("negative_slope")).inplace(inplace(n))));
        }},
       {"elu", [](const Node& n) { return built(nn::ELU(nn::ELUOptions().alpha(n.f("alpha")).inplace(inplace(n)))); }},
-      {"gelu", [](const Node& n) { return built(nn::GELU(nn::GELUOptions().approximate(n.s("approximate")))); }},
+      {"gelu",
+       [](const Node& n) {
+         // The module prints as torch's GELU; the step runs the layout-aware kernel (kernels.hpp).
+         const std::string approximate = n.s("approximate");
+         nn::GELU m(nn::GELUOptions().approximate(approximate));
+         return Built{m.ptr(), [approximate](const std::vector<torch::Tensor>& x) { return gelu(x[0], approximate); }};
+       }},
       {"identity", [](const Node&) { return built(nn::Identity()); }},
       {"maxpool2d",
        [](const Node& n) {

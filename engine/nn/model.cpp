@@ -1,5 +1,6 @@
 #include "engine/nn/model.hpp"
 
+#include <set>
 #include <sstream>
 
 #include "engine/core/registry.hpp"
@@ -37,6 +38,23 @@ GraphModuleImpl::GraphModuleImpl(const std::vector<Node>& nodes, std::string pri
   }
   for (size_t k = 0; k + 1 < nodes.size(); ++k)
     if (last_read[k] >= 0) steps_[last_read[k]].release.push_back(static_cast<int>(k));
+  // The pool reads what the activation read; the activation, now step k + 1, reads the pool.
+  // Readers and releases stay as they were: only step k + 1 ever read step k's output.
+  for (size_t k = 0; k + 1 < nodes.size(); ++k)
+    if (pool_runs_first(nodes, k)) std::swap(steps_[k].forward, steps_[k + 1].forward), ++k;
+}
+
+bool pool_runs_first(const std::vector<Node>& nodes, size_t k) {
+  static const std::set<std::string> non_decreasing{"relu", "leaky_relu", "elu"};
+  if (k + 1 >= nodes.size() || !non_decreasing.count(nodes[k].op) || nodes[k + 1].op != "maxpool2d" ||
+      nodes[k + 1].inputs != std::vector<int>{static_cast<int>(k)} || nodes[k].inputs.size() != 1)
+    return false;
+  // ELU with alpha < 0 (the registry allows alpha >= 0; 0 is ReLU) would not be monotone.
+  if (nodes[k].op == "elu" && nodes[k].f("alpha") < 0) return false;
+  for (size_t j = 0; j < nodes.size(); ++j)
+    for (int in : nodes[j].inputs)
+      if (in == static_cast<int>(k) && j != k + 1) return false;  // another reader needs f(x) itself
+  return true;
 }
 
 void GraphModuleImpl::register_node(const std::string& name, std::shared_ptr<torch::nn::Module> module) {

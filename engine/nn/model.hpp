@@ -48,6 +48,14 @@ TORCH_MODULE(GraphModule);
 
 GraphModule build_model(const Graph& g);
 
+// An exact rewrite of the execution order (the printed model, parameter names and state_dict
+// keep the written order): a non-decreasing activation (relu, leaky_relu, elu) whose output
+// only a max-pool reads runs after the pool instead, on a quarter of the elements in ResNet's
+// stem, since max(f(x)) = f(max(x)). The gradient reaches the same element (for ReLU bit for
+// bit; for the others unless rounding makes two inputs' activations equal). GELU dips below
+// zero, so it is not moved. True when nodes[k] and nodes[k + 1] are such a pair.
+bool pool_runs_first(const std::vector<Node>& nodes, size_t k);
+
 // A leaf through its builder (builders.cpp); a composite as a GraphModule of its expansion.
 Built build_node(const Node& n);
 

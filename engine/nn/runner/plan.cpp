@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include "engine/core/files.hpp"
+#include "engine/nn/kernels.hpp"
 #include "engine/nn/runner/optimizer.hpp"
 
 namespace engine {
@@ -42,7 +43,7 @@ std::string cpu_model() {
 }
 
 // What the choice depends on: the layers (with the vars they refer to) and input, the batch,
-// precision and optimiser of a step, and the machine and library that run it.
+// precision and optimiser of a step, and the machine, library and engine kernels that run it.
 std::string plan_key(const Prepared& p, const Hardware& hw) {
   Value model = Value::table();
   for (const char* key : {"input", "vars", "layers"})
@@ -50,7 +51,8 @@ std::string plan_key(const Prepared& p, const Hardware& hw) {
   std::string text = to_toml(model) + "\nclasses=" + std::to_string(p.graph.num_classes) +
                      "\nbatch=" + std::to_string(p.train.batch_size) + "\nprecision=" + p.train.precision +
                      "\noptimizer=" + p.train.optimizer + "\ncpu=" + cpu_model() +
-                     "\nthreads=" + std::to_string(hw.threads) + "\ntorch=" + TORCH_VERSION;
+                     "\nthreads=" + std::to_string(hw.threads) + "\ntorch=" + TORCH_VERSION +
+                     "\nkernels=" + std::to_string(kKernelsVersion);
   return hex64(hash_string(text));
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // The execution plan of `engine run`: which memory format [train].memory_format = "auto" means
-// for this graph on this machine. Neither layout wins everywhere (oneDNN's NHWC convolutions are
-// faster, but GELU forward and backward on a bf16 channels_last tensor is ~3.4x slower than on a
-// contiguous one in LibTorch 1.13), so a few training steps of each are timed and the fastest kept.
+// for this graph on this machine. Neither layout wins everywhere in LibTorch 1.13 (oneDNN's NHWC
+// convolutions are faster; some elementwise kernels are slower on channels_last, the worst of
+// them, GELU, is worked around in engine/nn/kernels.hpp), so a few training steps of each are
+// timed and the fastest kept.
 #include <string>
 
 #include <spdlog/spdlog.h>

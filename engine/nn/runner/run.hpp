@@ -74,13 +74,17 @@ struct NodeTime {
 struct TimeOutcome {
   std::vector<NodeTime> nodes;  // leaves in execution order, then "loss"
   int64_t batch = 0;
-  double step_ms = 0;  // the real training step: forward, loss, backward, optimiser
-  double eval_ms = 0;  // a forward pass in eval mode without gradients
+  std::string memory_format;  // of the figures above: "channels_last" or "contiguous"
+  double step_ms = 0;         // the real training step: forward, loss, backward, optimiser
+  double eval_ms = 0;         // a forward pass in eval mode without gradients
   double train_img_s = 0, eval_img_s = 0;
+  // memory_format = "auto" on the CPU: both formats timed, the faster step's figures above.
+  std::vector<TimeOutcome> formats;
   std::string text;  // the report `engine time` prints
 };
 
-// Times `graph_file` on a synthetic batch at the run's device, precision and memory format.
+// Times `graph_file` on a synthetic batch at the run's device, precision and memory format;
+// "auto" on the CPU times both formats, the choice engine run's plan measures, node by node.
 // Nothing is read from or written to a run directory, and no data is needed.
 TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOptions& options);
 

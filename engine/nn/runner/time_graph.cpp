@@ -23,6 +23,7 @@ namespace engine {
 
 namespace time_graph_detail {
 using Clock = std::chrono::steady_clock;
+constexpr int kWarmup = 2;
 
 struct Leaf {
   std::string name, op, shape;
@@ -48,6 +49,12 @@ int flatten(const std::vector<Node>& nodes, const std::string& prefix, int input
     leaf.input_shared = true;  // no in-place op: every node keeps an output to hook
     out.push_back(Leaf{path, n.op, shape_str(n.out), n.macs, ins, build_node(leaf)});
     at[k] = static_cast<int>(out.size()) - 1;
+    if (k > 0 && pool_runs_first(nodes, k - 1)) {  // in the model's order: the pool, then the activation
+      const int a = at[k] - 1;
+      Leaf act = out[a], pool = out[a + 1];
+      pool.inputs = act.inputs, act.inputs = {a}, act.shape = pool.shape;
+      out[a] = std::move(pool), out[a + 1] = std::move(act);
+    }
   }
   return at.back();
 }
@@ -110,18 +117,11 @@ std::string time_table(const TimeOutcome& r, const std::string& header) {
       << " ms = " << fixed(r.eval_img_s, 0) << " img/s\n";
   return out.str();
 }
-}  // namespace time_graph_detail
-
-TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOptions& o) {
-  using namespace time_graph_detail;
-  if (o.iterations < 1) throw UserError("--iterations must be at least 1, not " + std::to_string(o.iterations));
-  Prepared p = resolve(graph_file, o);
-  if (!o.device.empty()) p.train.device = o.device;
-  if (o.batch > 0) p.train.batch_size = o.batch;
+// One memory format: p as resolved, its format set; prepares the model here.
+TimeOutcome time_format(Prepared& p, const TimeOptions& o) {
   prepare_model(p);
   const Hardware& hw = p.hw;
   const int64_t batch = p.train.batch_size;
-  constexpr int kWarmup = 2;
 
   std::vector<int64_t> shape{batch};
   shape.insert(shape.end(), p.graph.input.begin(), p.graph.input.end());
@@ -213,16 +213,83 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   r.train_img_s = batch / (r.step_ms / 1e3);
   r.eval_img_s = batch / (r.eval_ms / 1e3);
 
-  const std::string header = "engine time " + graph_file.string() + ": batch " + std::to_string(batch) + ", " +
+  r.memory_format = hw.channels_last ? "channels_last" : "contiguous";
+  return r;
+}
+
+// The per-node figures behind "auto": each leaf's forward + backward in every format timed.
+std::string format_table(const TimeOutcome& r) {
+  size_t name_w = 4, op_w = 2;
+  for (const auto& n : r.nodes) name_w = std::max(name_w, n.name.size()), op_w = std::max(op_w, n.op.size());
+  std::ostringstream out;
+  auto row = [&](const std::string& a, const std::string& b, const std::vector<std::string>& nums) {
+    std::string line = pad(a, name_w, false) + "  " + pad(b, op_w, false);
+    for (const auto& v : nums) line += "  " + pad(v, 16, true);
+    out << line << "\n";
+  };
+  std::vector<std::string> head;
+  for (const auto& f : r.formats) head.push_back(f.memory_format + " ms");
+  head.push_back("slowest/fastest");
+  out << "\nmemory format = \"auto\": forward + backward per node in each format (engine run times whole steps of "
+         "each, keeps the faster and caches the choice)\n";
+  row("node", "op", head);
+  const std::string rule(name_w + op_w + 2 + 18 * head.size(), '-');
+  out << rule << "\n";
+  auto ratio = [](std::vector<double> v) {
+    auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    return *lo > 0 ? fixed(*hi / *lo, 2) + "x" : std::string("-");
+  };
+  for (size_t k = 0; k < r.nodes.size(); ++k) {
+    std::vector<std::string> nums;
+    std::vector<double> ms;
+    for (const auto& f : r.formats) {
+      ms.push_back(f.nodes[k].forward_ms + f.nodes[k].backward_ms);
+      nums.push_back(fixed(ms.back(), 2));
+    }
+    nums.push_back(ratio(ms));
+    row(r.nodes[k].name, r.nodes[k].op, nums);
+  }
+  out << rule << "\n";
+  std::vector<std::string> nums;
+  std::vector<double> ms;
+  for (const auto& f : r.formats) ms.push_back(f.step_ms), nums.push_back(fixed(f.step_ms, 1));
+  nums.push_back(ratio(ms));
+  row("train step", "(no hooks)", nums);
+  out << "faster step: " << r.memory_format << "\n";
+  return out.str();
+}
+}  // namespace time_graph_detail
+
+TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOptions& o) {
+  using namespace time_graph_detail;
+  if (o.iterations < 1) throw UserError("--iterations must be at least 1, not " + std::to_string(o.iterations));
+  Prepared p = resolve(graph_file, o);
+  if (!o.device.empty()) p.train.device = o.device;
+  if (o.batch > 0) p.train.batch_size = o.batch;
+  // "auto" on the CPU is a choice engine run measures (runner/plan.cpp): show both sides of it.
+  const Hardware hw = setup_hardware(p.train, p.graph.input.size());
+  std::vector<std::string> formats{p.train.memory_format};
+  if (p.train.memory_format == "auto" && p.graph.input.size() == 3 && !hw.device.is_cuda())
+    formats = {"channels_last", "contiguous"};
+  std::vector<TimeOutcome> outcomes;
+  for (const std::string& f : formats) {
+    Prepared q = p;
+    q.train.memory_format = f;
+    outcomes.push_back(time_format(q, o));
+  }
+  auto fastest = std::min_element(outcomes.begin(), outcomes.end(),
+                                  [](const TimeOutcome& a, const TimeOutcome& b) { return a.step_ms < b.step_ms; });
+  TimeOutcome r = *fastest;
+  if (outcomes.size() > 1) r.formats = outcomes;
+  const std::string header = "engine time " + graph_file.string() + ": batch " + std::to_string(r.batch) + ", " +
                              std::to_string(o.iterations) + " iterations after " + std::to_string(kWarmup) +
-                             " warm-up, on " + hw.name + ", " + p.train.precision +
-                             (hw.channels_last ? " channels_last" : " contiguous") + "; " + commas(p.graph.params) +
-                             " params, " + commas(p.graph.macs) +
+                             " warm-up, on " + hw.name + ", " + p.train.precision + " " + r.memory_format + "; " +
+                             commas(p.graph.params) + " params, " + commas(p.graph.macs) +
                              " MACs per image\n"
                              "backward per node: time between gradient hooks on consecutive node outputs; in-place "
                              "activations run out of place; GF/s from the validator's MACs (2 FLOPs per MAC forward, "
                              "4 backward)\n\n";
-  r.text = time_table(r, header);
+  r.text = time_table(r, header) + (r.formats.empty() ? "" : format_table(r));
   return r;
 }
 

@@ -9,6 +9,7 @@
 #include "engine/nn/model.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/hardware.hpp"
+#include "engine/nn/runner/plan.hpp"
 
 namespace engine {
 
@@ -54,6 +55,9 @@ PredictSummary predict_images(const std::string& run_or_graph, const std::vector
   if (input.size() != 3 || input[0] != 3)
     throw UserError("engine predict feeds RGB images, but " + run.graph.name + " takes " + shape_str(input));
   TrainConfig t = train_config(run.spec);
+  // "auto" predicts in the format the run measured and trained with, as `engine test` evaluates.
+  if (t.memory_format == "auto" && !recorded_memory_format(RunDir(run.dir)).empty())
+    t.memory_format = recorded_memory_format(RunDir(run.dir));
   Hardware hw = setup_hardware(t, input.size());
   GraphModule model = build_model(run.graph);
   place_model(*model, hw);
