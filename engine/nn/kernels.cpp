@@ -27,8 +27,7 @@ struct NhwcGelu : torch::autograd::Function<NhwcGelu> {
 }  // namespace
 
 torch::Tensor gelu(const torch::Tensor& x, const std::string& approximate) {
-  if (approximate == "none" && x.dim() == 4 && !x.is_contiguous() &&
-      x.is_contiguous(at::MemoryFormat::ChannelsLast))
+  if (approximate == "none" && x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast))
     return NhwcGelu::apply(x, approximate);
   return at::gelu(x, approximate);
 }
