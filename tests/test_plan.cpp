@@ -86,6 +86,17 @@ TEST_SUITE("plan") {
     CHECK(RunDir(f.dir / "run").read_metrics().size() == 2);
   }
 
+  TEST_CASE("under ENGINE_THREADS (engine study --jobs) the plan is measured and cached on those threads") {
+    Fixture f;
+    setenv("ENGINE_THREADS", "1", 1);
+    const bool done = run_graph(f.graph, f.options("a")).complete;
+    unsetenv("ENGINE_THREADS");
+    REQUIRE(done);
+    CHECK(has(f.log_of("a"), "memory format: measured"));
+    CHECK(has(test::read_file(f.plans), "threads = 1\n"));
+    CHECK(has(f.log_of("a"), "(1 threads)"));
+  }
+
   TEST_CASE("an explicit memory_format is used as written, with nothing measured or cached") {
     Fixture f;
     for (const std::string format : {"contiguous", "channels_last"}) {

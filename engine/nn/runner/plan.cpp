@@ -152,6 +152,9 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
       return;
     }
   }
+  // On the threads the run will have: under `engine study --jobs 2` two children timing on all
+  // cores each took 30x as long per step, and cached the plan under the wrong thread count.
+  apply_thread_env(p);
   Hardware hw = setup_hardware(p.train, p.graph.input.size());
   if (hw.device.is_cuda() || p.group) return;  // CUDA: channels_last; ranks must agree, so no timing
 

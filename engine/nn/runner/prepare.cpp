@@ -42,11 +42,15 @@ std::optional<int64_t> threads_from_env(const char* name) {
 }
 }  // namespace
 
-void prepare_model(Prepared& p) {
+void apply_thread_env(Prepared& p) {
   // `engine study --jobs` starts each run on its share of the cores.
   if (auto n = threads_from_env(kThreadsEnv)) p.train.threads = *n;
   // `--nproc` starts each rank on one thread unless its command line sets train.threads.
   if (p.group && std::getenv("ENGINE_RANK_THREADS")) p.train.threads = std::atoi(std::getenv("ENGINE_RANK_THREADS"));
+}
+
+void prepare_model(Prepared& p) {
+  apply_thread_env(p);
   p.hw = setup_hardware(p.train, p.graph.input.size());
   if (p.group && p.hw.device.is_cuda())  // one GPU per rank of a host
     p.hw.device =

@@ -40,6 +40,11 @@ void join_ranks(Prepared& p);
 // The completed spec, its graph, [train] and the run directory; nothing on disk is touched.
 Prepared resolve(const std::filesystem::path& graph_file, const RunInputs& inputs);
 
+// train.threads from the environment of a process started beside others (ENGINE_THREADS from
+// `engine study --jobs`, ENGINE_RANK_THREADS from `--nproc`); prepare_model applies it, and so
+// must anything that runs steps before it (the memory-format plan).
+void apply_thread_env(Prepared& p);
+
 // The device, and the graph's module on it with the seed's initial weights.
 void prepare_model(Prepared& p);
 
