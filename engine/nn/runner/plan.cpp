@@ -126,8 +126,8 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
 }
-}  // namespace plan_detail
 
+// The format a trained run recorded in summary.toml ("" when none).
 std::string recorded_memory_format(const RunDir& dir) {
   try {
     if (!fs::exists(dir / run_file::summary)) return "";
@@ -140,17 +140,22 @@ std::string recorded_memory_format(const RunDir& dir) {
   }
   return "";
 }
+}  // namespace plan_detail
+
+bool adopt_recorded_format(std::string& memory_format, const RunDir& dir) {
+  if (memory_format != "auto") return false;
+  std::string recorded = plan_detail::recorded_memory_format(dir);
+  if (recorded.empty()) return false;
+  memory_format = recorded;
+  return true;
+}
 
 void plan_memory_format(Prepared& p, spdlog::logger& log) {
   using namespace plan_detail;
   if (p.train.memory_format != "auto" || p.graph.input.size() != 3) return;
-  if (fs::exists(p.dir / run_file::last)) {
-    std::string recorded = recorded_memory_format(p.dir);
-    if (!recorded.empty()) {
-      p.train.memory_format = recorded;
-      log.info("memory format: {}, as the run being resumed recorded", recorded);
-      return;
-    }
+  if (fs::exists(p.dir / run_file::last) && adopt_recorded_format(p.train.memory_format, p.dir)) {
+    log.info("memory format: {}, as the run being resumed recorded", p.train.memory_format);
+    return;
   }
   // On the threads the run will have: under `engine study --jobs 2` two children timing on all
   // cores each took 30x as long per step, and cached the plan under the wrong thread count.

@@ -20,7 +20,8 @@ namespace engine {
 // Kept as "auto" (channels_last, as before) on CUDA, with several ranks, and for non-image inputs.
 void plan_memory_format(Prepared& p, spdlog::logger& log);
 
-// The format a trained run recorded in summary.toml ("" when none): evaluation reads it the same way.
-std::string recorded_memory_format(const RunDir& dir);
+// "auto" becomes the format `dir`'s run recorded, so evaluating, predicting or resuming runs in
+// the layout it trained in; true when it did. Any other value, or no record, is left as it is.
+bool adopt_recorded_format(std::string& memory_format, const RunDir& dir);
 
 }  // namespace engine
