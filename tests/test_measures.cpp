@@ -16,27 +16,14 @@
 #include "engine/nn/runner/prepare.hpp"
 #include "engine/nn/runner/run.hpp"
 #include "engine/nn/runner/train_probe.hpp"
-#include "tests/support.hpp"
+#include "tests/run_fixture.hpp"
 
 using namespace engine;
 namespace fs = std::filesystem;
 
 namespace {
-struct Fixture {
-  test::TempDir dir{"engine-measures"};
-  fs::path data = dir / "data";
-  fs::path graph;
-  Fixture() {
-    test::write_tiny_dataset(data);  // 54 train, 18 val images
-    graph = dir.write("tiny.toml", test::tiny_graph("tiny"));
-  }
-  RunOptions options(const std::string& out, std::vector<std::string> sets = {}) const {
-    RunOptions o;
-    o.out = (dir / out).string();
-    o.data_root = data.string();
-    o.sets = std::move(sets);
-    return o;
-  }
+struct Fixture : test::TinyRun {
+  Fixture() : TinyRun("engine-measures") {}
   // The run's graph, model and data as the runner prepares them (weights of train.seed).
   Prepared prepared(const std::string& out, const std::vector<std::string>& sets) const {
     RunOptions o = options(out, sets);

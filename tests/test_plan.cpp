@@ -5,27 +5,17 @@
 
 #include "engine/core/run_dir.hpp"
 #include "engine/nn/runner/run.hpp"
-#include "tests/support.hpp"
+#include "tests/run_fixture.hpp"
 
 using namespace engine;
 namespace fs = std::filesystem;
 
 namespace {
-struct Fixture {
-  test::TempDir dir{"engine-plan"};
-  fs::path data = dir / "data";
-  fs::path graph;
+struct Fixture : test::TinyRun {
   fs::path plans = dir / ".cache" / "plans.toml";  // beside the run directories, as the data cache
-  Fixture() {
-    test::write_tiny_dataset(data);
-    graph = dir.write("tiny.toml", test::tiny_graph("tiny"));
-  }
+  Fixture() : TinyRun("engine-plan") {}
   RunOptions options(const std::string& out, std::vector<std::string> sets = {"train.epochs=1"}) const {
-    RunOptions o;
-    o.out = (dir / out).string();
-    o.data_root = data.string();
-    o.sets = std::move(sets);
-    return o;
+    return TinyRun::options(out, std::move(sets));
   }
   std::string format_of(const std::string& out) const { return RunDir(dir / out).read_result().memory_format; }
   std::string log_of(const std::string& out) const { return test::read_file(dir / out / "train.log"); }

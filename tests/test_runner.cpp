@@ -8,27 +8,14 @@
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/hardware.hpp"
 #include "engine/nn/runner/run.hpp"
-#include "tests/support.hpp"
+#include "tests/run_fixture.hpp"
 
 using namespace engine;
 namespace fs = std::filesystem;
 
 namespace {
-struct Fixture {
-  test::TempDir dir{"engine-runner"};
-  fs::path data = dir / "data";
-  fs::path graph;
-  Fixture() {
-    test::write_tiny_dataset(data);
-    graph = dir.write("tiny.toml", test::tiny_graph("tiny"));
-  }
-  RunOptions options(const std::string& out, std::vector<std::string> sets = {}) const {
-    RunOptions o;
-    o.out = (dir / out).string();
-    o.data_root = data.string();
-    o.sets = std::move(sets);
-    return o;
-  }
+struct Fixture : test::TinyRun {
+  Fixture() : TinyRun("engine-runner") {}
 };
 }  // namespace
 
