@@ -244,6 +244,12 @@ int cli_main(int argc, char** argv) {
 
   // Ranks other than 0 print errors only; rank 0 speaks for the run.
   const std::string rank = dist::rank_prefix();
+  // One write per message: the ranks share stderr, and a line written piecewise interleaves
+  // with another rank's ("[rank 1] error: error: training diverged ...").
+  auto fail = [&rank](const char* kind, const char* what, int code) {
+    std::cerr << (rank + kind + what + "\n") << std::flush;
+    return code;
+  };
   struct Quiet {
     bool on;
     ~Quiet() {
@@ -287,17 +293,13 @@ int cli_main(int argc, char** argv) {
       return 0;
     }
   } catch (const UserError& e) {
-    std::cerr << rank << "error: " << e.what() << "\n";
-    return 2;
+    return fail("error: ", e.what(), 2);
   } catch (const fs::filesystem_error& e) {  // names the path and the cause, for the user to fix (a full disk)
-    std::cerr << rank << "error: " << e.what() << "\n";
-    return 2;
+    return fail("error: ", e.what(), 2);
   } catch (const dist::DistError& e) {
-    std::cerr << rank << "error: " << e.what() << "\n";
-    return 1;
+    return fail("error: ", e.what(), 1);
   } catch (const std::exception& e) {
-    std::cerr << rank << "internal error: " << e.what() << "\n";
-    return 1;
+    return fail("internal error: ", e.what(), 1);
   }
   return 0;
 }
