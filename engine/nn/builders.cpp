@@ -38,7 +38,9 @@ const std::map<std::string, Builder>& op_builders() {
        }},
       {"batchnorm2d",
        [](const Node& n) {
-         return built(nn::BatchNorm2d(nn::BatchNorm2dOptions(n.in()[0]).eps(n.f("eps")).momentum(n.f("momentum"))));
+         // The module prints and saves as torch's; the step runs batch_norm (kernels.hpp).
+         nn::BatchNorm2d m(nn::BatchNorm2dOptions(n.in()[0]).eps(n.f("eps")).momentum(n.f("momentum")));
+         return Built{m.ptr(), [m](const std::vector<torch::Tensor>& x) mutable { return batch_norm(*m, x[0]); }};
        }},
       {"relu", [](const Node& n) { return built(nn::ReLU(nn::ReLUOptions().inplace(inplace(n)))); }},
       {"leaky_relu",
