@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "engine/cli/jobs.hpp"
 #include "engine/cli/study.hpp"
 #include "engine/core/graph.hpp"
 #include "engine/core/run_dir.hpp"
@@ -18,6 +19,39 @@ using namespace engine;
 namespace fs = std::filesystem;
 
 TEST_SUITE("study") {
+  TEST_CASE("--jobs puts runs side by side only with runs of about the same cost, costliest first") {
+    auto jobs_of = [](const std::vector<Wave>& waves) {
+      std::vector<std::vector<size_t>> out;
+      for (const auto& w : waves) out.push_back(w.jobs);
+      return out;
+    };
+    auto threads_of = [](const std::vector<Wave>& waves) {
+      std::vector<int> out;
+      for (const auto& w : waves) out.push_back(w.threads);
+      return out;
+    };
+    using Groups = std::vector<std::vector<size_t>>;
+    // Three equal runs on 2 cores: two side by side, the third alone on both cores (not on one).
+    auto equal = plan_waves({5, 5, 5}, 2, 2);
+    CHECK(jobs_of(equal) == Groups{{0, 1}, {2}});
+    CHECK(threads_of(equal) == std::vector<int>{1, 2});
+    // The Stem stage: 7x7 and 3x3 stems, 1:3.7 in MACs. One after the other, the 3x3 first.
+    auto stem = plan_waves({114.49, 426.51}, 2, 2);
+    CHECK(jobs_of(stem) == Groups{{1}, {0}});
+    CHECK(threads_of(stem) == std::vector<int>{2, 2});
+    // Three seeds of a deep and of a shallow graph: pairs of equals; the odd ones out alone.
+    auto depth = plan_waves({58, 171, 58, 171, 58, 171}, 2, 2);
+    CHECK(jobs_of(depth) == Groups{{1, 3}, {5}, {0, 2}, {4}});
+    CHECK(threads_of(depth) == std::vector<int>{1, 2, 1, 2});
+    // Within kBalance counts as equal; a wider --jobs fills a wave with all that are.
+    auto near = plan_waves({100, 110, 160, 100}, 4, 8);
+    CHECK(jobs_of(near) == Groups{{2}, {1, 0, 3}});
+    CHECK(threads_of(near) == std::vector<int>{8, 2});
+    // More jobs than cores: at least one thread each.
+    CHECK(threads_of(plan_waves({1, 1, 1, 1}, 4, 2)) == std::vector<int>{1});
+    CHECK(plan_waves({}, 2, 2).empty());
+  }
+
   TEST_CASE(
       "graph files are what runs: a stage whose files extend another graph than the measured winner stops, "
       "--pin edits them, identical configs train once, a rerun retrains nothing") {
@@ -159,6 +193,9 @@ TEST_SUITE("study") {
     CAPTURE(first.err);
     REQUIRE(first.code == 0);
     CHECK(first.out.find("g-wide, seed 1: started (pid ") != std::string::npos);
+    // 16 channels against 4: each width's two seeds side by side, the wide pair first.
+    CHECK(first.out.find("(MACs x epochs): {g-wide, seed 0; g-wide, seed 1} {g-narrow, seed 0; g-narrow, seed 1}") !=
+          std::string::npos);
     CHECK(first.out.find("g-wide, seed 1: done, exited with 0 after ") != std::string::npos);
     CHECK(first.out.find("g-same, seed") == std::string::npos);  // the same runs as g-narrow: not started
     CHECK_FALSE(fs::exists(dir / "runs-j2" / "g-same-s0"));

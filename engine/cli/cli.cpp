@@ -217,8 +217,9 @@ int cli_main(int argc, char** argv) {
   UseCommands use(app);  // predict, export
   study->add_option("--nproc", o.nproc, nproc_help)->check(CLI::Range(1, 256));
   const char* jobs_help =
-      "train up to N runs of a stage at once, as `engine run` processes on cores/N threads each; output in each "
-      "run's study-job.log";
+      "train up to N runs of a stage at once, as `engine run` processes on cores/N threads each, when their costs "
+      "(MACs x epochs) are within 1.25x of each other (else one alone on all cores); output in each run's "
+      "study-job.log";
   study->add_option("--jobs", o.jobs, jobs_help)->check(CLI::Range(1, 256));
 
   spdlog::set_pattern("[%H:%M:%S] %v");

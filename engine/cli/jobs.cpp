@@ -136,9 +136,26 @@ struct Running {
 };
 }  // namespace
 
-int run_jobs(const std::vector<Job>& jobs, int parallel, int threads) {
+std::vector<Wave> plan_waves(const std::vector<double>& costs, int parallel, int cores) {
+  std::vector<size_t> order(costs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return costs[a] > costs[b]; });
+  const size_t width = static_cast<size_t>(std::clamp(parallel, 1, kMaxJobs));
+  std::vector<Wave> waves;
+  for (size_t i = 0; i < order.size();) {
+    size_t k = std::min(width, order.size() - i);
+    // Sorted: the group's first job is its costliest and its last the cheapest.
+    while (k > 1 && costs[order[i]] > kBalance * costs[order[i + k - 1]]) --k;
+    Wave w{{order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(i + k)},
+           std::max(1, cores / static_cast<int>(k))};
+    waves.push_back(std::move(w));
+    i += k;
+  }
+  return waves;
+}
+
+int run_jobs(const std::vector<Job>& jobs, const std::vector<Wave>& waves) {
   if (jobs.empty()) return 0;
-  parallel = std::clamp(parallel, 1, kMaxJobs);
   const std::string exe = self_executable();
   // The study holds every run directory's lock; each job shares it instead of taking its own.
   std::list<RunLock> locks;
@@ -147,49 +164,48 @@ int run_jobs(const std::vector<Job>& jobs, int parallel, int threads) {
 
   Forwarding forwarding;
   std::list<Running> running;
-  std::vector<bool> slot_used(parallel, false);
-  size_t next = 0;
   int failed = 0;
   std::string failed_job;
-  while (!running.empty() || (next < jobs.size() && !g_interrupted && !failed)) {
-    while (!g_interrupted && !failed && next < jobs.size() && static_cast<int>(running.size()) < parallel) {
-      const int slot = static_cast<int>(std::find(slot_used.begin(), slot_used.end(), false) - slot_used.begin());
-      const Job& job = jobs[next];
-      pid_t pid = start(job, exe, threads, lock_fds[next], slot);
-      slot_used[slot] = true;
-      running.push_back({next++, pid, slot, std::chrono::steady_clock::now()});
-      std::cout << "[study] " << job.label << ": started (pid " << pid << ", " << threads_text(threads)
+  for (const Wave& wave : waves) {
+    if (g_interrupted || failed) break;
+    for (size_t slot = 0; slot < wave.jobs.size() && !g_interrupted; ++slot) {
+      const size_t j = wave.jobs[slot];
+      const Job& job = jobs[j];
+      pid_t pid = start(job, exe, wave.threads, lock_fds[j], static_cast<int>(slot));
+      running.push_back({j, pid, static_cast<int>(slot), std::chrono::steady_clock::now()});
+      std::cout << "[study] " << job.label << ": started (pid " << pid << ", " << threads_text(wave.threads)
                 << "; output in " << (job.dir / kJobLog).string() << ")" << std::endl;
     }
-    for (auto it = running.begin(); it != running.end();) {
-      int status = 0;
-      pid_t r = waitpid(it->pid, &status, WNOHANG);
-      if (r == 0 || (r < 0 && errno == EINTR)) {
-        ++it;
-        continue;
+    while (!running.empty()) {
+      for (auto it = running.begin(); it != running.end();) {
+        int status = 0;
+        pid_t r = waitpid(it->pid, &status, WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR)) {
+          ++it;
+          continue;
+        }
+        if (r < 0) status = 1 << 8;  // not our child any more: cannot say how it ended
+        g_jobs[it->slot] = 0;
+        const Job& job = jobs[it->job];
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->since).count();
+        const int code = exit_code_of(status);
+        const bool stopped = code == 130 || (code != 0 && g_interrupted);  // by a signal: not the run's fault
+        const char* how = code == 0 ? "done" : stopped ? "interrupted" : "failed";
+        std::cout << "[study] " << job.label << ": " << how << ", " << describe_exit(status) << " after "
+                  << static_cast<int64_t>(seconds + 0.5) << " s";
+        if (code != 0 && !stopped) std::cout << "; its output: " << (job.dir / kJobLog).string();
+        std::cout << std::endl;
+        if (code != 0 && !failed) {
+          failed = code;
+          failed_job = job.label + " (" + (job.dir / kJobLog).string() + ")";
+          if (!stopped && running.size() > 1)
+            std::cout << "[study] no more runs start; waiting for the " << running.size() - 1 << " still running"
+                      << std::endl;
+        }
+        it = running.erase(it);
       }
-      if (r < 0) status = 1 << 8;  // not our child any more: cannot say how it ended
-      g_jobs[it->slot] = 0;
-      slot_used[it->slot] = false;
-      const Job& job = jobs[it->job];
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->since).count();
-      const int code = exit_code_of(status);
-      const bool stopped = code == 130 || (code != 0 && g_interrupted);  // by a signal: not the run's fault
-      const char* how = code == 0 ? "done" : stopped ? "interrupted" : "failed";
-      std::cout << "[study] " << job.label << ": " << how << ", " << describe_exit(status) << " after "
-                << static_cast<int64_t>(seconds + 0.5) << " s";
-      if (code != 0 && !stopped) std::cout << "; its output: " << (job.dir / kJobLog).string();
-      std::cout << std::endl;
-      if (code != 0 && !failed) {
-        failed = code;
-        failed_job = job.label + " (" + (job.dir / kJobLog).string() + ")";
-        if (!stopped && running.size() > 1)
-          std::cout << "[study] no more runs start; waiting for the " << running.size() - 1 << " still running"
-                    << std::endl;
-      }
-      it = running.erase(it);
+      if (!running.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (!running.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (g_interrupted) return 130;
   if (failed && failed != 130)

@@ -107,7 +107,7 @@ class StageRunner {
     for (const auto& g : st.graphs) {
       LoadedGraph loaded = load_graph(g);
       report::Variant v{g, loaded.graph.name, loaded.graph.title, st.seeds, {}, ""};
-      for (auto seed : st.seeds) v.runs.push_back(plan_seed(g, loaded.spec, seed, v, pending));
+      for (auto seed : st.seeds) v.runs.push_back(plan_seed(g, loaded, seed, v, pending));
       variants.push_back(std::move(v));
     }
     if (train) code_ = o_.jobs > 1 ? train_in_jobs(pending) : train_here(pending);
@@ -123,10 +123,13 @@ class StageRunner {
     std::string label;
     Value spec;  // as it will run
     RunOptions ro;
+    double cost = 0;  // MACs per image x epochs, what --jobs balances
   };
 
   // The run directory of (g, seed); a configuration not run before is added to `pending`.
-  fs::path plan_seed(const fs::path& g, Value spec, int64_t seed, report::Variant& v, std::vector<Pending>& pending) {
+  fs::path plan_seed(const fs::path& g, const LoadedGraph& loaded, int64_t seed, report::Variant& v,
+                     std::vector<Pending>& pending) {
+    Value spec = loaded.spec;
     // The file's own seed needs no override, so its run's config.toml is `engine config FILE`.
     bool own_seed = spec.find("train")->find("seed")->i == seed;
     spec.find("train")->set("seed", Value::of_int(seed));
@@ -141,7 +144,9 @@ class StageRunner {
     ro.out = seed_dir(o_, v.name, seed).string();
     ro.data_root = o_.data_root;
     known_[id] = Known{v.name, ro.out};
-    pending.push_back({g, v.name + ", seed " + std::to_string(seed), spec, ro});
+    const double cost =
+        static_cast<double>(loaded.graph.macs) * static_cast<double>(spec.find("train")->find("epochs")->i);
+    pending.push_back({g, v.name + ", seed " + std::to_string(seed), spec, ro, cost});
     return fs::path(ro.out);
   }
 
@@ -155,6 +160,7 @@ class StageRunner {
 
   int train_in_jobs(const std::vector<Pending>& pending) {
     std::vector<Job> jobs;
+    std::vector<double> costs;
     for (const auto& p : pending) {
       if (complete_as_planned(p)) {  // a process started only to say so would cost a second
         std::cout << "[study] " << p.label << ": already complete (" << p.ro.out << ")" << std::endl;
@@ -164,11 +170,20 @@ class StageRunner {
       for (const auto& s : p.ro.sets) job.args.insert(job.args.end(), {"--set", s});
       if (!p.ro.data_root.empty()) job.args.insert(job.args.end(), {"--data", p.ro.data_root});
       jobs.push_back(std::move(job));
+      costs.push_back(p.cost);
     }
-    // Fewer runs than --jobs share the cores among themselves.
-    const int parallel = std::min(o_.jobs, static_cast<int>(std::max<size_t>(jobs.size(), 1)));
-    const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / parallel);
-    return run_jobs(jobs, parallel, threads);
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    const std::vector<Wave> waves = plan_waves(costs, o_.jobs, cores);
+    if (waves.size() > 1) {
+      std::cout << "[study] side by side only within " << kBalance << "x of each other's cost (MACs x epochs):";
+      for (const Wave& w : waves) {
+        std::cout << " {";
+        for (size_t k = 0; k < w.jobs.size(); ++k) std::cout << (k ? "; " : "") << jobs[w.jobs[k]].label;
+        std::cout << "}";
+      }
+      std::cout << std::endl;
+    }
+    return run_jobs(jobs, waves);
   }
 
   // A finished run of this very configuration. Anything else (absent, partial, another config,
