@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 
+#include "engine/cli/jobs.hpp"
 #include "engine/cli/launch.hpp"
 #include "engine/cli/study.hpp"
 #include "engine/cli/use.hpp"
@@ -216,10 +217,11 @@ int cli_main(int argc, char** argv) {
   study->add_option("--set", o.sets, "override a key of the study file, e.g. --set seeds=[0] (repeatable)");
   UseCommands use(app);  // predict, export
   study->add_option("--nproc", o.nproc, nproc_help)->check(CLI::Range(1, 256));
-  const char* jobs_help =
+  const std::string jobs_help = fmt::format(
       "train up to N runs of a stage at once, as `engine run` processes on cores/N threads each, when their costs "
-      "(MACs x epochs) are within 1.25x of each other (else one alone on all cores); output in each run's "
-      "study-job.log";
+      "(MACs x epochs) are within {}x of each other (else one alone on all cores); output in each run's "
+      "study-job.log",
+      kBalance);
   study->add_option("--jobs", o.jobs, jobs_help)->check(CLI::Range(1, 256));
 
   spdlog::set_pattern("[%H:%M:%S] %v");

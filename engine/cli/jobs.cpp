@@ -134,6 +134,24 @@ struct Running {
   int slot;
   std::chrono::steady_clock::time_point since;
 };
+
+// Prints how a job ended; the first failure is kept in `failed` (its exit code) and `failed_job`.
+void ended(const Job& job, const Running& run, int status, size_t others_running, int& failed,
+           std::string& failed_job) {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.since).count();
+  const int code = exit_code_of(status);
+  const bool stopped = code == 130 || (code != 0 && g_interrupted);  // by a signal: not the run's fault
+  const char* how = code == 0 ? "done" : stopped ? "interrupted" : "failed";
+  std::cout << "[study] " << job.label << ": " << how << ", " << describe_exit(status) << " after "
+            << static_cast<int64_t>(seconds + 0.5) << " s";
+  if (code != 0 && !stopped) std::cout << "; its output: " << (job.dir / kJobLog).string();
+  std::cout << std::endl;
+  if (code == 0 || failed) return;
+  failed = code;
+  failed_job = job.label + " (" + (job.dir / kJobLog).string() + ")";
+  if (!stopped && others_running > 0)
+    std::cout << "[study] no more runs start; waiting for the " << others_running << " still running" << std::endl;
+}
 }  // namespace
 
 std::vector<Wave> plan_waves(const std::vector<double>& costs, int parallel, int cores) {
@@ -146,9 +164,9 @@ std::vector<Wave> plan_waves(const std::vector<double>& costs, int parallel, int
     size_t k = std::min(width, order.size() - i);
     // Sorted: the group's first job is its costliest and its last the cheapest.
     while (k > 1 && costs[order[i]] > kBalance * costs[order[i + k - 1]]) --k;
-    Wave w{{order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(i + k)},
-           std::max(1, cores / static_cast<int>(k))};
-    waves.push_back(std::move(w));
+    waves.push_back(
+        {{order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(i + k)},
+         std::max(1, cores / static_cast<int>(k))});
     i += k;
   }
   return waves;
@@ -186,22 +204,7 @@ int run_jobs(const std::vector<Job>& jobs, const std::vector<Wave>& waves) {
         }
         if (r < 0) status = 1 << 8;  // not our child any more: cannot say how it ended
         g_jobs[it->slot] = 0;
-        const Job& job = jobs[it->job];
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->since).count();
-        const int code = exit_code_of(status);
-        const bool stopped = code == 130 || (code != 0 && g_interrupted);  // by a signal: not the run's fault
-        const char* how = code == 0 ? "done" : stopped ? "interrupted" : "failed";
-        std::cout << "[study] " << job.label << ": " << how << ", " << describe_exit(status) << " after "
-                  << static_cast<int64_t>(seconds + 0.5) << " s";
-        if (code != 0 && !stopped) std::cout << "; its output: " << (job.dir / kJobLog).string();
-        std::cout << std::endl;
-        if (code != 0 && !failed) {
-          failed = code;
-          failed_job = job.label + " (" + (job.dir / kJobLog).string() + ")";
-          if (!stopped && running.size() > 1)
-            std::cout << "[study] no more runs start; waiting for the " << running.size() - 1 << " still running"
-                      << std::endl;
-        }
+        ended(jobs[it->job], *it, status, running.size() - 1, failed, failed_job);
         it = running.erase(it);
       }
       if (!running.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));

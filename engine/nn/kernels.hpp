@@ -21,7 +21,7 @@ constexpr int kKernelsVersion = 3;  // 2: GELU on the NHWC view; 3: batch norm
 torch::Tensor gelu(const torch::Tensor& x, const std::string& approximate);
 
 // The module's forward, with training on a channels_last fp32/bf16 tensor in our kernel: ATen's
-// takes 3-4x the time its memory traffic needs there, in either layout and in both directions.
+// takes up to twice its time there, in either layout (tools/bench-kernels).
 // Same statistics, running-statistics update and num_batches_tracked as the module's; anything
 // else (eval, contiguous, no momentum) is the module's own forward.
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& m, const torch::Tensor& x);
