@@ -1,5 +1,6 @@
 // The measured execution plan of `engine run`: what [train].memory_format = "auto" becomes.
 #include "engine/nn/kernels.hpp"  // torch before doctest
+#include "engine/nn/torch_compat.hpp"
 
 #include <doctest/doctest.h>
 
@@ -36,6 +37,13 @@ bool close(const torch::Tensor& got, const torch::Tensor& exact, double rel) {
   const torch::Tensor e = exact.detach().to(torch::kDouble);
   const torch::Tensor err = (got.detach().to(torch::kDouble) - e).abs();
   return (err <= e.abs() * rel + 1e-5 * e.abs().max()).all().item<bool>();
+}
+
+// |got - exact| <= rel * scale everywhere, where scale is the same sum over |terms|: a sum of
+// products of mixed signs is only exact to a fraction of that.
+bool bounded(const torch::Tensor& got, const torch::Tensor& exact, const torch::Tensor& scale, double rel) {
+  const torch::Tensor err = (got.detach().to(torch::kDouble) - exact.detach()).abs();
+  return (err <= scale.detach() * rel + 1e-12).all().item<bool>();
 }
 }  // namespace
 
@@ -190,5 +198,80 @@ TEST_SUITE("plan") {
     a->eval(), b->eval();
     const torch::Tensor xc = x.contiguous(at::MemoryFormat::ChannelsLast);
     CHECK(torch::equal(engine::batch_norm(*a, xc), b->forward(xc)));
+  }
+
+  TEST_CASE("a convolution on a small map as one matrix product: the convolution's output and gradients") {
+    // conv2d_as_matmul (engine/nn/small_conv.cpp) against the convolution in double on the same
+    // inputs (rounded to bf16 as autocast rounds them): output and the input, weight and bias
+    // gradients, for the ResNet's 2x2 and stride-2 shapes and a geometry with every option
+    // different along the two axes, so a tap read transposed or a block added twice shows.
+    // Each product has over 16^3 multiply-adds, where ATen's bf16 GEMM is oneDNN's (below, it
+    // sums in bf16; conv2d never sends it there).
+    torch::manual_seed(0);
+    struct Case {
+      int64_t ci, co, h, w;
+      std::vector<int64_t> k, s, p, d;
+      bool bias;
+    };
+    const std::vector<Case> cases{{8, 12, 2, 2, {3, 3}, {1, 1}, {1, 1}, {1, 1}, true},
+                                  {6, 10, 4, 4, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false},
+                                  {5, 7, 5, 6, {3, 2}, {2, 1}, {1, 0}, {1, 2}, true},
+                                  {16, 16, 4, 4, {1, 1}, {2, 2}, {0, 0}, {1, 1}, false}};
+    for (const Case& c : cases)
+      for (const bool bf16 : {true, false}) {
+        CAPTURE(c.h);
+        CAPTURE(c.w);
+        CAPTURE(bf16);
+        const double rel = bf16 ? 1.0 / 256 : 1e-5;  // one rounding of the dtype
+        const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
+        torch::nn::Conv2d m(
+            torch::nn::Conv2dOptions(c.ci, c.co, c.k).stride(c.s).padding(c.p).dilation(c.d).bias(c.bias));
+        m->weight.set_data(m->weight.data().contiguous(at::MemoryFormat::ChannelsLast));  // as place_model leaves it
+        const torch::Tensor x0 = torch::randn({3, c.ci, c.h, c.w}).to(dtype);
+        torch::Tensor x = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+        compat::set_autocast(c10::DeviceType::CPU, bf16);
+        const torch::Tensor y = conv2d_as_matmul(*m, x);
+        compat::set_autocast(c10::DeviceType::CPU, false);
+        at::autocast::clear_cache();
+        const torch::Tensor g = torch::randn(y.sizes()).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+        y.backward(g);
+
+        // The exact convolution in double, and the same sums over |terms| as the scale of its error.
+        auto as_computed = [&](const torch::Tensor& t) { return t.detach().to(dtype).to(torch::kDouble); };
+        torch::Tensor xd = x0.to(torch::kDouble).requires_grad_(), wd = as_computed(m->weight).requires_grad_();
+        torch::Tensor bd = c.bias ? as_computed(m->bias).requires_grad_() : torch::Tensor();
+        torch::Tensor xa = xd.detach().abs().requires_grad_(), wa = wd.detach().abs().requires_grad_();
+        torch::Tensor ba = c.bias ? bd.detach().abs().requires_grad_() : torch::Tensor();
+        torch::conv2d(xd, wd, bd, c.s, c.p, c.d).backward(g.to(torch::kDouble));
+        const torch::Tensor yd = torch::conv2d(xd, wd, bd, c.s, c.p, c.d);
+        const torch::Tensor ya = torch::conv2d(xa, wa, ba, c.s, c.p, c.d);
+        ya.backward(g.to(torch::kDouble).abs());
+
+        CHECK(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+        CHECK((y.scalar_type() == dtype));
+        CHECK(bounded(y, yd, ya, rel));
+        CHECK((x.grad().scalar_type() == dtype));
+        CHECK(bounded(x.grad(), xd.grad(), xa.grad(), rel));
+        CHECK((m->weight.grad().scalar_type() == torch::kFloat));
+        CHECK(bounded(m->weight.grad(), wd.grad(), wa.grad(), rel));
+        if (c.bias) CHECK(bounded(m->bias.grad(), bd.grad(), ba.grad(), rel));
+      }
+    // conv2d takes the matrix product only where use_small_conv's measurements say it is faster,
+    // and only in bf16; everywhere else it is the module's forward, bit for bit.
+    CHECK(use_small_conv(4, 4, 16));
+    CHECK(use_small_conv(16, 4, 25));
+    CHECK_FALSE(use_small_conv(16, 4, 4));
+    CHECK_FALSE(use_small_conv(16, 16, 100));
+    torch::nn::Conv2d m(torch::nn::Conv2dOptions(8, 8, 3).padding(1).bias(false));
+    for (const int64_t hw : {2, 8}) {
+      const torch::Tensor x = torch::randn({2, 8, hw, hw}).contiguous(at::MemoryFormat::ChannelsLast);
+      CHECK(torch::equal(conv2d(*m, x), m->forward(x)));  // fp32: ATen's
+    }
+    const torch::Tensor x = torch::randn({2, 8, 8, 8}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    compat::set_autocast(c10::DeviceType::CPU, true);
+    const torch::Tensor ours = conv2d(*m, x), aten = m->forward(x);  // bf16 on 8x8: ATen's
+    compat::set_autocast(c10::DeviceType::CPU, false);
+    at::autocast::clear_cache();
+    CHECK(torch::equal(ours, aten));
   }
 }

@@ -1,10 +1,14 @@
-// The engine's batch-norm kernel (engine/nn/batch_norm.cpp) against ATen's, side by side in one
-// process: a training step's forward + backward on channels_last tensors of the shapes of a
-// ResNet at 64x64, best of 10 after 3 warm-ups, ms. Run by tools/bench-kernels.
+// The engine's own kernels against ATen's, side by side in one process: a training step's
+// forward + backward on channels_last tensors of the shapes of a ResNet at 64x64, best of 10
+// after 3 warm-ups, ms. Batch norm (engine/nn/batch_norm.cpp) in bf16 and fp32; convolutions on
+// small maps as one matrix product (engine/nn/small_conv.cpp) under bf16 autocast, with the
+// figures use_small_conv's rule was set from. Run by tools/bench-kernels.
 #include <chrono>
 #include <cstdio>
 
 #include "engine/nn/kernels.hpp"
+#include "engine/nn/runner/hardware.hpp"
+#include "engine/nn/torch_compat.hpp"
 
 namespace {
 template <class F>
@@ -20,8 +24,53 @@ double best_ms(F f) {
 }
 }  // namespace
 
+struct ConvShape {
+  int64_t ci, co, hw, k, s, p;
+};
+
+void small_convs() {
+  std::printf(
+      "\nconv2d, bf16 autocast, forward + backward, batch 128     ATen ms  matmul ms  ratio  taps used  rule\n");
+  const std::vector<ConvShape> shapes{{256, 256, 2, 3, 1, 1}, {128, 256, 4, 3, 2, 1}, {128, 256, 4, 1, 2, 0},
+                                      {512, 512, 2, 3, 1, 1}, {128, 128, 4, 3, 1, 1}, {256, 256, 4, 3, 1, 1},
+                                      {64, 128, 8, 3, 2, 1},  {128, 256, 8, 3, 2, 1}, {64, 128, 8, 1, 2, 0},
+                                      {128, 256, 8, 1, 2, 0}, {64, 64, 8, 3, 1, 1},   {128, 128, 8, 3, 1, 1}};
+  for (const ConvShape& c : shapes) {
+    torch::nn::Conv2d m(torch::nn::Conv2dOptions(c.ci, c.co, c.k).stride(c.s).padding(c.p).bias(false));
+    m->weight.set_data(m->weight.data().contiguous(at::MemoryFormat::ChannelsLast));  // as place_model does
+    const torch::Tensor x0 =
+        torch::randn({128, c.ci, c.hw, c.hw}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    const int64_t ho = (c.hw + 2 * c.p - c.k) / c.s + 1;
+    const torch::Tensor g =
+        torch::randn({128, c.co, ho, ho}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    auto step = [&](bool ours) {
+      const torch::Tensor x = x0.detach().requires_grad_();
+      engine::compat::set_autocast(c10::DeviceType::CPU, true);
+      const torch::Tensor y = ours ? engine::conv2d_as_matmul(*m, x) : m->forward(x);
+      engine::compat::set_autocast(c10::DeviceType::CPU, false);
+      at::autocast::clear_cache();
+      y.backward(g);
+    };
+    const double aten = best_ms([&] { step(false); }), ours = best_ms([&] { step(true); });
+    int64_t used = 0;  // output-input position pairs a tap joins
+    for (int64_t oh = 0; oh < ho; ++oh)
+      for (int64_t ow = 0; ow < ho; ++ow)
+        for (int64_t i = 0; i < c.k; ++i)
+          for (int64_t j = 0; j < c.k; ++j) {
+            const int64_t h = oh * c.s - c.p + i, w = ow * c.s - c.p + j;
+            used += h >= 0 && h < c.hw && w >= 0 && w < c.hw;
+          }
+    const int64_t pairs = ho * ho * c.hw * c.hw;
+    std::printf("  %3ld -> %3ld, %ldx%ld k%ld s%ld on %ldx%ld %27.2f %10.2f %5.2fx  %4ld/%-4ld  %s\n", c.ci, c.co, c.k,
+                c.k, c.k, c.s, c.hw, c.hw, aten, ours, aten / ours, used, pairs,
+                engine::use_small_conv(c.hw * c.hw, ho * ho, used) ? "matmul" : "ATen");
+  }
+}
+
 int main(int argc, char** argv) {
   torch::set_num_threads(argc > 1 ? std::atoi(argv[1]) : 2);
+  engine::tune_allocator();  // as engine run does
+  if (argc > 2 && std::string(argv[2]) == "conv") return small_convs(), 0;
   std::printf("batch norm, training, forward + backward, channels_last  ATen ms  engine ms  ratio\n");
   const std::vector<std::vector<int64_t>> shapes{
       {128, 64, 32, 32}, {128, 64, 16, 16}, {128, 128, 8, 8}, {128, 256, 4, 4}};
@@ -40,4 +89,5 @@ int main(int argc, char** argv) {
                   shape[0], shape[1], shape[2], shape[3], aten, ours, aten / ours);
     }
   }
+  small_convs();
 }

@@ -6,45 +6,21 @@
 // takes a second pass over (x - mean), as ATen's does.
 #include <ATen/Parallel.h>
 
-#include <cstring>
-
 #include "engine/nn/kernels.hpp"
+#include "engine/nn/vector_loops.hpp"
 
 namespace engine {
 
 namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using BF16 = c10::BFloat16;
-
-// bf16 <-> fp32 by bit pattern, round to nearest even as c10::BFloat16 does, so that the loops
-// below vectorise (c10's constructor branches on NaN per element).
-inline float widen(float v) { return v; }
-inline float widen(BF16 v) { return c10::detail::f32_from_bits(v.x); }
-template <class T>
-inline T narrow(float v);
-template <>
-inline float narrow<float>(float v) {
-  return v;
-}
-template <>
-inline BF16 narrow<BF16>(float v) {
-  uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  const uint16_t bits = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  return BF16(v != v ? uint16_t{0x7fc0} : bits, BF16::from_bits());
-}
+using vec::BF16;
+using vec::narrow;
+using vec::widen;
 
 constexpr int64_t kBlock = 256;  // rows summed in fp32 before they join the double total
 
-// The loops below are over one row's channels, with restrict pointers and nothing captured, so
-// that GCC vectorises them; compiled for AVX-512 and AVX2 too, picked at load time, since the
-// x86-64 baseline (SSE2) leaves them at ATen's speed, no faster (measured: tools/bench-kernels).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ENGINE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ENGINE_CLONES
-#endif
+// The loops below are over one row's channels (vector_loops.hpp says why they are cloned).
 
 // acc[c] += x[r, c] over rows [r0, r1)
 template <class T>

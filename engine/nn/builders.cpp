@@ -29,12 +29,14 @@ const std::map<std::string, Builder>& op_builders() {
   static const std::map<std::string, Builder> builders{
       {"conv2d",
        [](const Node& n) {
-         return built(nn::Conv2d(nn::Conv2dOptions(n.in()[0], n.i("out"), n.i("kernel"))
-                                     .stride(n.i("stride"))
-                                     .padding(n.i("padding"))
-                                     .dilation(n.i("dilation"))
-                                     .groups(n.i("groups"))
-                                     .bias(n.b("bias"))));
+         // The module prints and saves as torch's; the step runs conv2d (kernels.hpp).
+         nn::Conv2d m(nn::Conv2dOptions(n.in()[0], n.i("out"), n.i("kernel"))
+                          .stride(n.i("stride"))
+                          .padding(n.i("padding"))
+                          .dilation(n.i("dilation"))
+                          .groups(n.i("groups"))
+                          .bias(n.b("bias")));
+         return Built{m.ptr(), [m](const std::vector<torch::Tensor>& x) mutable { return conv2d(*m, x[0]); }};
        }},
       {"batchnorm2d",
        [](const Node& n) {

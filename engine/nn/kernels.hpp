@@ -1,7 +1,8 @@
 #pragma once
 // Measured LibTorch 1.13 CPU kernel pathologies, worked around: GELU by feeding ATen's own kernel
 // a layout it handles well; batch norm by a kernel of our own (batch_norm.cpp), since no layout
-// helps. tools/bench-kernels measures each against ATen; tests/test_plan.cpp pins each to it.
+// helps; convolutions on 2x2 maps as one matrix product (small_conv.cpp). tools/bench-kernels
+// measures each against ATen; tests/test_plan.cpp pins each to it.
 #include <string>
 
 #include <torch/torch.h>
@@ -10,7 +11,7 @@ namespace engine {
 
 // Part of every cached execution plan's key (runner/plan.cpp): bump it when a workaround here
 // changes which plan is fastest, so plans measured without it are measured again.
-constexpr int kKernelsVersion = 3;  // 2: GELU on the NHWC view; 3: batch norm
+constexpr int kKernelsVersion = 4;  // 2: GELU on the NHWC view; 3: batch norm; 4: small convs
 
 // GELU (approximate "none" or "tanh"). ATen's exact GELU takes a path about 8x slower, forward
 // and backward, on a bf16 channels_last tensor than on the same bytes seen as a contiguous NHWC
@@ -25,5 +26,16 @@ torch::Tensor gelu(const torch::Tensor& x, const std::string& approximate);
 // Same statistics, running-statistics update and num_batches_tracked as the module's; anything
 // else (eval, contiguous, no momentum) is the module's own forward.
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& m, const torch::Tensor& x);
+
+// The module's forward, with convolutions on small maps in bf16 as one matrix product
+// (small_conv.cpp) where use_small_conv says that is faster: oneDNN's convolutions on 2x2 maps
+// run at a tenth of its GEMM's rate.
+torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
+// Whether conv2d takes the matrix product for a map of `in_positions` (H*W) giving
+// `out_positions`, where `taps_used` of the in x out position pairs are joined by a kernel tap.
+bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_used);
+// The matrix product whatever the size (for tests and tools/bench-kernels): a channels_last CPU
+// input, groups 1, zero padding given as numbers; in the autocast dtype when autocast is on.
+torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
 
 }  // namespace engine

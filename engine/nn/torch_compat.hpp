@@ -4,10 +4,19 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <optional>
+
 #define ENGINE_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace engine::compat {
+
+// torch::nn options hold c10::variant before LibTorch 2.1 and std::variant from it.
+#if ENGINE_TORCH_AT_LEAST(2, 1)
+namespace variants = ::std;
+#else
+namespace variants = ::c10;
+#endif
 
 // Autocast on or off for one device type, computing in `dtype` when on. LibTorch 2.4 made these
 // calls device-typed and deprecated set_enabled, set_cpu_enabled and set_autocast_{gpu,cpu}_dtype.
@@ -23,6 +32,17 @@ inline void set_autocast(c10::DeviceType device, bool enabled, at::ScalarType dt
     if (enabled) at::autocast::set_autocast_cpu_dtype(dtype);
     at::autocast::set_cpu_enabled(enabled);
   }
+#endif
+}
+
+// The dtype CPU autocast computes in, or nothing when it is off.
+inline std::optional<at::ScalarType> cpu_autocast_dtype() {
+#if ENGINE_TORCH_AT_LEAST(2, 4)
+  if (!at::autocast::is_autocast_enabled(c10::DeviceType::CPU)) return std::nullopt;
+  return at::autocast::get_autocast_dtype(c10::DeviceType::CPU);
+#else
+  if (!at::autocast::is_cpu_enabled()) return std::nullopt;
+  return at::autocast::get_autocast_cpu_dtype();
 #endif
 }
 

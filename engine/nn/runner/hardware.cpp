@@ -2,11 +2,27 @@
 
 #include "engine/nn/torch_compat.hpp"
 
+#include <cstdlib>
+#include <limits>
 #include <thread>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace engine {
 
+void tune_allocator() {
+#if defined(__GLIBC__)
+  const char* env = std::getenv("ENGINE_MALLOC");
+  if (env && std::string(env) == "system") return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's upper bound
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+#endif
+}
+
 Hardware setup_hardware(const TrainConfig& t, size_t input_rank) {
+  tune_allocator();
   Hardware hw;
   bool cuda = torch::cuda::is_available();
   if (t.device == "cuda" && !cuda)

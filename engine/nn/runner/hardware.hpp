@@ -16,8 +16,17 @@ struct Hardware {
   std::string name;  // "cpu (2 threads)" or the GPU's name
 };
 
+// Keeps freed memory in the process for the next step to reuse, instead of handing it back to
+// the kernel and taking page faults on it again: glibc malloc maps blocks over its (dynamic)
+// threshold afresh each time and trims the heap's top. A training step allocates the same
+// tensors every time, and a fresh 2 MB tensor costs about a millisecond of page faults here
+// (build/bench_kernels). The price is a resident size that stays at its peak.
+// ENGINE_MALLOC=system leaves glibc as it is (tools/bench-alloc compares the two).
+void tune_allocator();
+
 // Resolves train.device/threads/precision/memory_format for a graph whose examples have
-// `input_rank` dimensions (channels_last needs images). Sets the torch thread count.
+// `input_rank` dimensions (channels_last needs images). Sets the torch thread count and
+// tune_allocator.
 Hardware setup_hardware(const TrainConfig& t, size_t input_rank);
 
 // Moves a model to the device and layout.

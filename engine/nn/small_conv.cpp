@@ -1,0 +1,212 @@
+// A convolution on a small map as one matrix product. On an H x W map a convolution is a linear
+// map from the H*W*Ci input values to the Ho*Wo*Co outputs: a matrix of (Ho*Wo*Co) x (H*W*Ci)
+// whose Co x Ci blocks are the kernel's taps, or zero where no tap joins an output position to
+// an input position. With the batch as the rows, the forward pass, the input gradient and the
+// weight gradient are then three GEMMs, which oneDNN runs near its peak where its convolutions
+// on 2x2 maps do not (tools/bench-kernels). The zero blocks are multiplied too, which is why
+// only small maps with few of them come here (use_small_conv).
+#include <ATen/Parallel.h>
+
+#include "engine/nn/kernels.hpp"
+#include "engine/nn/torch_compat.hpp"
+#include "engine/nn/vector_loops.hpp"
+
+namespace engine {
+
+namespace {
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+using vec::BF16;
+using vec::narrow;
+using vec::widen;
+
+// Input H x W, output Ho x Wo, kernel, stride, padding and dilation, each as (rows, columns).
+struct Geometry {
+  int64_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t in_positions() const { return H * W; }
+  int64_t out_positions() const { return Ho * Wo; }
+  std::vector<int64_t> list() const { return {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw}; }
+  static Geometry of(const std::vector<int64_t>& v) {
+    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
+  }
+};
+
+// tap[po * P + pi]: the kernel tap (i * kw + j) joining output position po to input position pi,
+// or -1. One output position reaches each input position through at most one tap.
+std::vector<int64_t> taps(const Geometry& g) {
+  const int64_t P = g.in_positions();
+  std::vector<int64_t> tap(g.out_positions() * P, -1);
+  for (int64_t ho = 0; ho < g.Ho; ++ho)
+    for (int64_t wo = 0; wo < g.Wo; ++wo)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t h = ho * g.sh - g.ph + i * g.dh, w = wo * g.sw - g.pw + j * g.dw;
+          if (h >= 0 && h < g.H && w >= 0 && w < g.W) tap[(ho * g.Wo + wo) * P + h * g.W + w] = i * g.kw + j;
+        }
+  return tap;
+}
+
+template <class T>
+ENGINE_CLONES void narrow_row(const float* __restrict src, T* __restrict dst, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) dst[k] = narrow<T>(src[k]);
+}
+
+template <class T>
+ENGINE_CLONES void add_row(const T* __restrict src, float* __restrict dst, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) dst[k] += widen(src[k]);
+}
+
+// The matrix: wd[po * Co + co, pi * Ci + ci] = w[co, tap, ci], from the fp32 weight in its
+// channels_last layout (Co, kh, kw, Ci), where each tap's Ci values are one row.
+template <class T>
+void expand(const float* w, const std::vector<int64_t>& tap, int64_t n_taps, T* wd, int64_t Po, int64_t Pi, int64_t Co,
+            int64_t Ci) {
+  at::parallel_for(0, Po * Co, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t po = r / Co, co = r % Co;
+      T* row = wd + r * Pi * Ci;
+      for (int64_t pi = 0; pi < Pi; ++pi) {
+        const int64_t t = tap[po * Pi + pi];
+        if (t < 0)
+          std::fill(row + pi * Ci, row + (pi + 1) * Ci, T(0));
+        else
+          narrow_row(w + (co * n_taps + t) * Ci, row + pi * Ci, Ci);
+      }
+    }
+  });
+}
+
+// Its transpose for the weight gradient, into dw in the same layout as w: each tap's gradient
+// is the sum of its blocks in dwd.
+template <class T>
+void fold(const T* dwd, const std::vector<int64_t>& tap, int64_t n_taps, float* dw, int64_t Po, int64_t Pi, int64_t Co,
+          int64_t Ci) {
+  at::parallel_for(0, Co, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t co = c0; co < c1; ++co) {
+      float* out = dw + co * n_taps * Ci;
+      std::fill(out, out + n_taps * Ci, 0.f);
+      for (int64_t po = 0; po < Po; ++po)
+        for (int64_t pi = 0; pi < Pi; ++pi)
+          if (const int64_t t = tap[po * Pi + pi]; t >= 0)
+            add_row(dwd + (po * Co + co) * Pi * Ci + pi * Ci, out + t * Ci, Ci);
+    }
+  });
+}
+
+template <class F>
+void with_type(at::ScalarType t, F f) {
+  if (t == torch::kBFloat16)
+    f(BF16{});
+  else
+    f(float{});
+}
+
+// NCHW channels_last <-> rows of the batch, each its H*W*C values (the same bytes).
+torch::Tensor rows(const torch::Tensor& t) { return t.permute({0, 2, 3, 1}).reshape({t.size(0), -1}); }
+torch::Tensor image(const torch::Tensor& r, int64_t H, int64_t W) {
+  return r.view({r.size(0), H, W, -1}).permute({0, 3, 1, 2});
+}
+
+struct SmallConv : torch::autograd::Function<SmallConv> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias, std::vector<int64_t> geometry, at::ScalarType dtype) {
+    const Geometry g = Geometry::of(geometry);
+    const int64_t N = x.size(0), Ci = x.size(1), Co = weight.size(0), Po = g.out_positions(), Pi = g.in_positions();
+    const std::vector<int64_t> tap = taps(g);
+    // As place_model leaves it: fp32, channels_last (no copy then).
+    const torch::Tensor w = weight.to(torch::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+    torch::Tensor wd = torch::empty({Po * Co, Pi * Ci}, torch::TensorOptions().dtype(dtype));
+    with_type(dtype, [&](auto t) {
+      using T = decltype(t);
+      expand<T>(w.data_ptr<float>(), tap, g.kh * g.kw, wd.data_ptr<T>(), Po, Pi, Co, Ci);
+    });
+    const torch::Tensor xr = rows(x.to(dtype));
+    torch::Tensor y = at::mm(xr, wd.t());  // the orientation oneDNN's bf16 GEMM takes fastest
+    if (bias.numel()) y.view({N * Po, Co}).add_(bias.to(dtype));
+    ctx->save_for_backward({xr, wd});
+    ctx->saved_data["geometry"] = geometry;
+    ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["w_dtype"] = static_cast<int64_t>(weight.scalar_type());
+    return image(y, g.Ho, g.Wo);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &xr = saved[0], &wd = saved[1];
+    const Geometry g = Geometry::of(ctx->saved_data["geometry"].toIntVector());
+    const auto x_dtype = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
+    const auto w_dtype = static_cast<at::ScalarType>(ctx->saved_data["w_dtype"].toInt());
+    const int64_t N = xr.size(0), Ci = xr.size(1) / g.in_positions(), Co = wd.size(0) / g.out_positions();
+    const torch::Tensor gr = rows(grad[0].to(wd.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast));
+    torch::Tensor dx, dw, db;
+    if (ctx->needs_input_grad(0)) dx = image(at::mm(gr, wd), g.H, g.W).to(x_dtype);
+    if (ctx->needs_input_grad(1)) {
+      const torch::Tensor dwd = at::mm(gr.t(), xr);
+      torch::Tensor dw32 =
+          torch::empty({Co, Ci, g.kh, g.kw},
+                       torch::TensorOptions().dtype(torch::kFloat).memory_format(at::MemoryFormat::ChannelsLast));
+      with_type(wd.scalar_type(), [&](auto t) {
+        using T = decltype(t);
+        fold<T>(dwd.data_ptr<T>(), taps(g), g.kh * g.kw, dw32.data_ptr<float>(), g.out_positions(), g.in_positions(),
+                Co, Ci);
+      });
+      dw = dw32.to(w_dtype);
+    }
+    if (ctx->needs_input_grad(2)) db = gr.view({N * g.out_positions(), Co}).sum(0, false, torch::kFloat).to(w_dtype);
+    return {dx, dw, db, {}, {}};
+  }
+};
+
+// What the module would compute, in the geometry above; nullopt where this kernel does not apply.
+std::optional<Geometry> geometry(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
+  const auto& o = m.options;
+  const auto* padding = compat::variants::get_if<torch::ExpandingArray<2>>(&o.padding());
+  if (!padding || o.groups() != 1 || !compat::variants::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) ||
+      x.dim() != 4 || !x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast))
+    return std::nullopt;
+  Geometry g{};
+  g.H = x.size(2), g.W = x.size(3);
+  g.kh = (*o.kernel_size())[0], g.kw = (*o.kernel_size())[1];
+  g.sh = (*o.stride())[0], g.sw = (*o.stride())[1];
+  g.ph = (**padding)[0], g.pw = (**padding)[1];
+  g.dh = (*o.dilation())[0], g.dw = (*o.dilation())[1];
+  g.Ho = (g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.Wo = (g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  if (g.Ho < 1 || g.Wo < 1) return std::nullopt;
+  return g;
+}
+
+at::ScalarType compute_dtype(const torch::Tensor& x) { return compat::cpu_autocast_dtype().value_or(x.scalar_type()); }
+
+torch::Tensor apply(torch::nn::Conv2dImpl& m, const torch::Tensor& x, const Geometry& g, at::ScalarType dtype) {
+  // No bias is an empty tensor: LibTorch 1.13's Function::apply takes no undefined inputs.
+  return SmallConv::apply(x, m.weight, m.options.bias() ? m.bias : torch::empty({0}), g.list(), dtype);
+}
+}  // namespace
+
+bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_used) {
+  // build/bench_kernels, bf16, batch 128, ATen / matmul: 3x3 s1 on 2x2 (16 of 16 pairs joined)
+  // 5.5x at 256 channels, 9.9x at 512; 3x3 s2 from 4x4 to 2x2 (25 of 64) 2.7x; but 1x1 s2 from
+  // 4x4 (4 of 64) 0.72x, 3x3 s1 on 4x4 (100 of 256) 0.82x, and on larger maps far less.
+  return out_positions <= 4 && 4 * taps_used >= in_positions * out_positions;
+}
+
+torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
+  const std::optional<Geometry> g = geometry(m, x);
+  const at::ScalarType dtype = compute_dtype(x);
+  if (!g || dtype != torch::kBFloat16) return m.forward(x);
+  const std::vector<int64_t> tap = taps(*g);
+  const auto used = static_cast<int64_t>(std::count_if(tap.begin(), tap.end(), [](int64_t t) { return t >= 0; }));
+  // Below 16^3 multiply-adds ATen's bf16 GEMM is not oneDNN's, and sums in bf16.
+  const int64_t macs = x.size(0) * g->in_positions() * x.size(1) * g->out_positions() * m.options.out_channels();
+  if (macs <= 16 * 16 * 16 || !use_small_conv(g->in_positions(), g->out_positions(), used)) return m.forward(x);
+  return apply(m, x, *g, dtype);
+}
+
+torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
+  const std::optional<Geometry> g = geometry(m, x);
+  TORCH_CHECK(g, "conv2d_as_matmul: needs a channels_last CPU input, groups 1, zero padding given as numbers");
+  return apply(m, x, *g, compute_dtype(x));
+}
+
+}  // namespace engine
