@@ -274,4 +274,45 @@ TEST_SUITE("plan") {
     at::autocast::clear_cache();
     CHECK(torch::equal(ours, aten));
   }
+
+  TEST_CASE("max pooling on a channels_last tensor: ATen's output and the exact gradient, ties included") {
+    // Our kernel (engine/nn/max_pool.cpp) against ATen's forward, bit for bit, and the gradient
+    // of max pooling in double. Odd map sizes, windows clipped by padding, overlapping and not,
+    // and integer inputs full of ties, which must go to the first maximum in window order.
+    torch::manual_seed(0);
+    struct Case {
+      std::vector<int64_t> shape;
+      int64_t k, s, p;
+    };
+    const std::vector<Case> cases{
+        {{8, 16, 9, 11}, 3, 2, 1}, {{4, 5, 7, 7}, 2, 2, 0}, {{3, 8, 6, 5}, 3, 1, 1}, {{32, 64, 32, 32}, 3, 2, 1}};
+    for (const auto dtype : {torch::kBFloat16, torch::kFloat})
+      for (const Case& c : cases)
+        for (const bool ties : {false, true}) {
+          CAPTURE(dtype);
+          CAPTURE(c.shape[2]);
+          CAPTURE(ties);
+          torch::nn::MaxPool2d m(torch::nn::MaxPool2dOptions(c.k).stride(c.s).padding(c.p));
+          const torch::Tensor x0 =
+              (ties ? torch::randint(-3, 3, c.shape).to(torch::kFloat) : torch::randn(c.shape)).to(dtype);
+          torch::Tensor x = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+          const torch::Tensor y = max_pool2d(*m, x);
+          const torch::Tensor g = torch::randn(y.sizes()).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+          y.backward(g);
+
+          torch::Tensor xd = x0.to(torch::kDouble).requires_grad_();
+          const torch::Tensor yd = torch::max_pool2d(xd, c.k, c.s, c.p);
+          yd.backward(g.to(torch::kDouble));
+
+          CHECK(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+          CHECK((y.scalar_type() == dtype));
+          CHECK(torch::equal(y, m->forward(x.detach())));
+          CHECK((x.grad().scalar_type() == dtype));
+          CHECK(within(x.grad(), xd.grad(), dtype == torch::kBFloat16 ? 1.0 / 256 : 1e-6));
+        }
+    // A contiguous input is the module's own forward.
+    torch::nn::MaxPool2d m(torch::nn::MaxPool2dOptions(3).stride(2).padding(1));
+    const torch::Tensor x = torch::randn({2, 4, 6, 6});
+    CHECK(torch::equal(max_pool2d(*m, x), m->forward(x)));
+  }
 }

@@ -1,8 +1,8 @@
 // The engine's own kernels against ATen's, side by side in one process: a training step's
 // forward + backward on channels_last tensors of the shapes of a ResNet at 64x64, best of 10
-// after 3 warm-ups, ms. Batch norm (engine/nn/batch_norm.cpp) in bf16 and fp32; convolutions on
-// small maps as one matrix product (engine/nn/small_conv.cpp) under bf16 autocast, with the
-// figures use_small_conv's rule was set from. Run by tools/bench-kernels.
+// after 3 warm-ups, ms. Batch norm (engine/nn/batch_norm.cpp) and max pooling (max_pool.cpp)
+// in bf16 and fp32; convolutions on small maps as one matrix product (small_conv.cpp) under
+// bf16 autocast, with the figures use_small_conv's rule was set from. Run by tools/bench-kernels.
 #include <chrono>
 #include <cstdio>
 
@@ -23,6 +23,27 @@ double best_ms(F f) {
   return best;
 }
 }  // namespace
+
+void max_pools() {
+  std::printf("\nmax pooling 3x3/s2/p1, forward + backward, channels_last       ATen ms  engine ms  ratio\n");
+  const std::vector<std::vector<int64_t>> shapes{{128, 32, 32, 32}, {128, 64, 32, 32}};
+  torch::nn::MaxPool2d m(torch::nn::MaxPool2dOptions(3).stride(2).padding(1));
+  for (const auto dtype : {torch::kBFloat16, torch::kFloat})
+    for (const auto& shape : shapes) {
+      const torch::Tensor x0 = torch::randn(shape).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+      const torch::Tensor g = torch::randn({shape[0], shape[1], shape[2] / 2, shape[3] / 2})
+                                  .to(dtype)
+                                  .contiguous(at::MemoryFormat::ChannelsLast);
+      auto step = [&](bool ours) {
+        const torch::Tensor x = x0.detach().requires_grad_();
+        const torch::Tensor y = ours ? engine::max_pool2d(*m, x) : m->forward(x);
+        y.backward(g);
+      };
+      const double aten = best_ms([&] { step(false); }), ours = best_ms([&] { step(true); });
+      std::printf("  %-9s %3ldx%3ldx%2ldx%2ld %40.2f %10.2f %5.2fx\n", dtype == torch::kBFloat16 ? "bf16" : "fp32",
+                  shape[0], shape[1], shape[2], shape[3], aten, ours, aten / ours);
+    }
+}
 
 struct ConvShape {
   int64_t ci, co, hw, k, s, p;
@@ -70,7 +91,9 @@ void small_convs() {
 int main(int argc, char** argv) {
   torch::set_num_threads(argc > 1 ? std::atoi(argv[1]) : 2);
   engine::tune_allocator();  // as engine run does
+  // A second argument runs one part: "pool" or "conv".
   if (argc > 2 && std::string(argv[2]) == "conv") return small_convs(), 0;
+  if (argc > 2 && std::string(argv[2]) == "pool") return max_pools(), 0;
   std::printf("batch norm, training, forward + backward, channels_last  ATen ms  engine ms  ratio\n");
   const std::vector<std::vector<int64_t>> shapes{
       {128, 64, 32, 32}, {128, 64, 16, 16}, {128, 128, 8, 8}, {128, 256, 4, 4}};
@@ -89,5 +112,6 @@ int main(int argc, char** argv) {
                   shape[0], shape[1], shape[2], shape[3], aten, ours, aten / ours);
     }
   }
+  max_pools();
   small_convs();
 }

@@ -17,6 +17,7 @@ using torch::autograd::variable_list;
 using vec::BF16;
 using vec::narrow;
 using vec::widen;
+using vec::with_type;
 
 constexpr int64_t kBlock = 256;  // rows summed in fp32 before they join the double total
 
@@ -137,15 +138,6 @@ void backward_impl(const T* x, const T* dy, T* dx, int64_t M, int64_t C, const f
       M, C, [&](int64_t r0, int64_t r1) { grad_rows(x, dy, dx, r0, r1, C, mean, k1.data(), k2.data(), k3.data()); });
 }
 
-// f(T{}) for the two element types the fast path takes (nhwc_fast_path below).
-template <class F>
-void with_type(const torch::Tensor& x, F f) {
-  if (x.scalar_type() == torch::kBFloat16)
-    f(BF16{});
-  else
-    f(float{});
-}
-
 struct NhwcBatchNorm : torch::autograd::Function<NhwcBatchNorm> {
   // Running statistics are updated here, as ATen's kernel does; they are buffers, not inputs.
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
@@ -157,7 +149,7 @@ struct NhwcBatchNorm : torch::autograd::Function<NhwcBatchNorm> {
     torch::Tensor mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32);
     std::vector<double> var(C);
     torch::Tensor y = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
-    with_type(x, [&](auto t) {
+    with_type(x.scalar_type(), [&](auto t) {
       using T = decltype(t);
       forward_impl<T>(x.data_ptr<T>(), y.data_ptr<T>(), M, C, w.data_ptr<float>(), b.data_ptr<float>(), eps,
                       mean.data_ptr<float>(), invstd.data_ptr<float>(), var.data());
@@ -181,7 +173,7 @@ struct NhwcBatchNorm : torch::autograd::Function<NhwcBatchNorm> {
     const torch::Tensor w = weight.to(torch::kFloat).contiguous();
     torch::Tensor dx = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
     torch::Tensor gw = torch::empty({C}, torch::kFloat), gb = torch::empty({C}, torch::kFloat);
-    with_type(x, [&](auto t) {
+    with_type(x.scalar_type(), [&](auto t) {
       using T = decltype(t);
       backward_impl<T>(x.data_ptr<T>(), dy.data_ptr<T>(), dx.data_ptr<T>(), M, C, w.data_ptr<float>(),
                        mean.data_ptr<float>(), invstd.data_ptr<float>(), gw.data_ptr<float>(), gb.data_ptr<float>());

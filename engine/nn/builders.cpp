@@ -60,8 +60,8 @@ const std::map<std::string, Builder>& op_builders() {
       {"identity", [](const Node&) { return built(nn::Identity()); }},
       {"maxpool2d",
        [](const Node& n) {
-         return built(
-             nn::MaxPool2d(nn::MaxPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding"))));
+         nn::MaxPool2d m(nn::MaxPool2dOptions(n.i("kernel")).stride(pool_stride(n)).padding(n.i("padding")));
+         return Built{m.ptr(), [m](const std::vector<torch::Tensor>& x) mutable { return max_pool2d(*m, x[0]); }};
        }},
       {"avgpool2d",
        [](const Node& n) {

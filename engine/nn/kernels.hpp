@@ -1,8 +1,9 @@
 #pragma once
 // Measured LibTorch 1.13 CPU kernel pathologies, worked around: GELU by feeding ATen's own kernel
 // a layout it handles well; batch norm by a kernel of our own (batch_norm.cpp), since no layout
-// helps; convolutions on 2x2 maps as one matrix product (small_conv.cpp). tools/bench-kernels
-// measures each against ATen; tests/test_plan.cpp pins each to it.
+// helps, and max pooling likewise (max_pool.cpp); convolutions on 2x2 maps as one matrix
+// product (small_conv.cpp). tools/bench-kernels measures each against ATen; tests/test_plan.cpp
+// pins each to it.
 #include <string>
 
 #include <torch/torch.h>
@@ -11,7 +12,8 @@ namespace engine {
 
 // Part of every cached execution plan's key (runner/plan.cpp): bump it when a workaround here
 // changes which plan is fastest, so plans measured without it are measured again.
-constexpr int kKernelsVersion = 4;  // 2: GELU on the NHWC view; 3: batch norm; 4: small convs
+// 2: GELU on the NHWC view; 3: batch norm; 4: small convolutions; 5: max pooling
+constexpr int kKernelsVersion = 5;
 
 // GELU (approximate "none" or "tanh"). ATen's exact GELU takes a path about 8x slower, forward
 // and backward, on a bf16 channels_last tensor than on the same bytes seen as a contiguous NHWC
@@ -26,6 +28,11 @@ torch::Tensor gelu(const torch::Tensor& x, const std::string& approximate);
 // Same statistics, running-statistics update and num_batches_tracked as the module's; anything
 // else (eval, contiguous, no momentum) is the module's own forward.
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& m, const torch::Tensor& x);
+
+// The module's forward, with a channels_last fp32/bf16 input in our kernel (max_pool.cpp):
+// ATen's takes several times longer there (tools/bench-kernels). Square windows, no dilation
+// or ceil mode; anything else is the module's own forward.
+torch::Tensor max_pool2d(torch::nn::MaxPool2dImpl& m, const torch::Tensor& x);
 
 // The module's forward, with convolutions on small maps in bf16 as one matrix product
 // (small_conv.cpp) where use_small_conv says that is faster: oneDNN's convolutions on 2x2 maps

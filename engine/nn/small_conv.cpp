@@ -19,6 +19,7 @@ using torch::autograd::variable_list;
 using vec::BF16;
 using vec::narrow;
 using vec::widen;
+using vec::with_type;
 
 // Input H x W, output Ho x Wo, kernel, stride, padding and dilation, each as (rows, columns).
 struct Geometry {
@@ -91,14 +92,6 @@ void fold(const T* dwd, const std::vector<int64_t>& tap, int64_t n_taps, float* 
             add_row(dwd + (po * Co + co) * Pi * Ci + pi * Ci, out + t * Ci, Ci);
     }
   });
-}
-
-template <class F>
-void with_type(at::ScalarType t, F f) {
-  if (t == torch::kBFloat16)
-    f(BF16{});
-  else
-    f(float{});
 }
 
 // NCHW channels_last <-> rows of the batch, each its H*W*C values (the same bytes).

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
 
 namespace engine::vec {
@@ -26,6 +27,15 @@ inline BF16 narrow<BF16>(float v) {
   std::memcpy(&u, &v, sizeof u);
   const uint16_t bits = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   return BF16(v != v ? uint16_t{0x7fc0} : bits, BF16::from_bits());
+}
+
+// f(T{}) for the element type of a tensor of `t`: the two our kernels take, bf16 and fp32.
+template <class F>
+void with_type(c10::ScalarType t, F f) {
+  if (t == c10::kBFloat16)
+    f(BF16{});
+  else
+    f(float{});
 }
 
 }  // namespace engine::vec
