@@ -188,8 +188,15 @@ torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
   const std::optional<Geometry> g = geometry(m, x);
   const at::ScalarType dtype = compute_dtype(x);
   if (!g || dtype != torch::kBFloat16) return m.forward(x);
-  const std::vector<int64_t> tap = taps(*g);
-  const auto used = static_cast<int64_t>(std::count_if(tap.begin(), tap.end(), [](int64_t t) { return t >= 0; }));
+  // Counted, not listed: on the stem's 64x64 input the list of taps would be 4M entries.
+  int64_t used = 0;
+  for (int64_t ho = 0; ho < g->Ho; ++ho)
+    for (int64_t wo = 0; wo < g->Wo; ++wo)
+      for (int64_t i = 0; i < g->kh; ++i)
+        for (int64_t j = 0; j < g->kw; ++j) {
+          const int64_t h = ho * g->sh - g->ph + i * g->dh, v = wo * g->sw - g->pw + j * g->dw;
+          used += h >= 0 && h < g->H && v >= 0 && v < g->W;
+        }
   // Below 16^3 multiply-adds ATen's bf16 GEMM is not oneDNN's, and sums in bf16.
   const int64_t macs = x.size(0) * g->in_positions() * x.size(1) * g->out_positions() * m.options.out_channels();
   if (macs <= 16 * 16 * 16 || !use_small_conv(g->in_positions(), g->out_positions(), used)) return m.forward(x);
