@@ -315,4 +315,53 @@ TEST_SUITE("plan") {
     const torch::Tensor x = torch::randn({2, 4, 6, 6});
     CHECK(torch::equal(max_pool2d(*m, x), m->forward(x)));
   }
+
+  TEST_CASE("a strided convolution as a convolution of its space-to-depth rearrangement: the same values") {
+    // conv2d_space_to_depth (engine/nn/space_to_depth.cpp) against the module's own forward in
+    // fp32: output and the input, weight and bias gradients. The stem's geometry, padding that
+    // is not a multiple of the stride, map sizes that are not whole blocks (cut and padded
+    // ends), a kernel no longer than the stride, and stride 3.
+    torch::manual_seed(0);
+    struct Case {
+      int64_t ci, co, h, w, k, s, p;
+    };
+    const std::vector<Case> cases{{3, 8, 16, 16, 7, 2, 3},
+                                  {3, 5, 11, 9, 5, 2, 1},
+                                  {2, 4, 7, 10, 2, 2, 0},
+                                  {3, 6, 13, 14, 5, 3, 2},
+                                  {4, 3, 8, 8, 3, 2, 1}};
+    for (const Case& c : cases)
+      for (const auto format : {at::MemoryFormat::ChannelsLast, at::MemoryFormat::Contiguous}) {
+        CAPTURE(c.k);
+        CAPTURE(c.s);
+        CAPTURE(c.h);
+        CAPTURE(format);
+        torch::nn::Conv2d m(torch::nn::Conv2dOptions(c.ci, c.co, c.k).stride(c.s).padding(c.p).bias(true));
+        const torch::Tensor x0 = torch::randn({2, c.ci, c.h, c.w}).contiguous(format);
+        torch::Tensor x = x0.clone().requires_grad_(), xr = x0.clone().requires_grad_();
+        const torch::Tensor y = conv2d_space_to_depth(*m, x);
+        const torch::Tensor g = torch::randn(y.sizes());
+        y.backward(g);
+        const torch::Tensor gw = m->weight.grad().clone(), gb = m->bias.grad().clone();
+        m->zero_grad();
+        const torch::Tensor yr = m->forward(xr);
+        yr.backward(g);
+        REQUIRE(y.sizes() == yr.sizes());
+        CHECK(close(y, yr, 1e-5));
+        CHECK(close(x.grad(), xr.grad(), 1e-5));
+        CHECK(close(gw, m->weight.grad(), 1e-5));
+        CHECK(close(gb, m->bias.grad(), 1e-5));
+        CHECK(y.is_contiguous(format));
+      }
+    // conv2d takes it for the stem in bf16 channels_last only.
+    torch::nn::Conv2d stem(torch::nn::Conv2dOptions(3, 8, 7).stride(2).padding(3).bias(false));
+    const torch::Tensor img = torch::randn({2, 3, 16, 16}).contiguous(at::MemoryFormat::ChannelsLast);
+    CHECK_FALSE(use_space_to_depth(*stem, img));  // fp32, no autocast
+    compat::set_autocast(c10::DeviceType::CPU, true);
+    CHECK(use_space_to_depth(*stem, img));
+    CHECK_FALSE(use_space_to_depth(*stem, img.contiguous()));
+    torch::nn::Conv2d wide(torch::nn::Conv2dOptions(64, 8, 3).stride(2).padding(1).bias(false));
+    CHECK_FALSE(use_space_to_depth(*wide, torch::randn({2, 64, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast)));
+    compat::set_autocast(c10::DeviceType::CPU, false);
+  }
 }

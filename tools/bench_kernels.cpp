@@ -45,6 +45,26 @@ void max_pools() {
     }
 }
 
+void stems() {
+  std::printf("\nstem conv 7x7/s2/p3, 3 channels in, bf16 autocast, batch 128     ATen ms  s2d ms  ratio\n");
+  for (const int64_t co : {32, 64}) {
+    torch::nn::Conv2d m(torch::nn::Conv2dOptions(3, co, 7).stride(2).padding(3).bias(false));
+    m->weight.set_data(m->weight.data().contiguous(at::MemoryFormat::ChannelsLast));
+    const torch::Tensor x = torch::randn({128, 3, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast);
+    const torch::Tensor g =
+        torch::randn({128, co, 32, 32}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    auto step = [&](bool ours) {  // the image needs no gradient, as in a model
+      engine::compat::set_autocast(c10::DeviceType::CPU, true);
+      const torch::Tensor y = ours ? engine::conv2d_space_to_depth(*m, x) : m->forward(x);
+      engine::compat::set_autocast(c10::DeviceType::CPU, false);
+      at::autocast::clear_cache();
+      y.backward(g);
+    };
+    const double aten = best_ms([&] { step(false); }), ours = best_ms([&] { step(true); });
+    std::printf("  3 -> %3ld channels, 64x64 %44.2f %7.2f %5.2fx\n", co, aten, ours, aten / ours);
+  }
+}
+
 struct ConvShape {
   int64_t ci, co, hw, k, s, p;
 };
@@ -91,9 +111,10 @@ void small_convs() {
 int main(int argc, char** argv) {
   torch::set_num_threads(argc > 1 ? std::atoi(argv[1]) : 2);
   engine::tune_allocator();  // as engine run does
-  // A second argument runs one part: "pool" or "conv".
+  // A second argument runs one part: "pool", "stem" or "conv".
   if (argc > 2 && std::string(argv[2]) == "conv") return small_convs(), 0;
   if (argc > 2 && std::string(argv[2]) == "pool") return max_pools(), 0;
+  if (argc > 2 && std::string(argv[2]) == "stem") return stems(), 0;
   std::printf("batch norm, training, forward + backward, channels_last  ATen ms  engine ms  ratio\n");
   const std::vector<std::vector<int64_t>> shapes{
       {128, 64, 32, 32}, {128, 64, 16, 16}, {128, 128, 8, 8}, {128, 256, 4, 4}};
@@ -113,5 +134,6 @@ int main(int argc, char** argv) {
     }
   }
   max_pools();
+  stems();
   small_convs();
 }

@@ -2,7 +2,8 @@
 // Measured LibTorch 1.13 CPU kernel pathologies, worked around: GELU by feeding ATen's own kernel
 // a layout it handles well; batch norm by a kernel of our own (batch_norm.cpp), since no layout
 // helps, and max pooling likewise (max_pool.cpp); convolutions on 2x2 maps as one matrix
-// product (small_conv.cpp). tools/bench-kernels measures each against ATen; tests/test_plan.cpp
+// product (small_conv.cpp); the stem's convolution on its space-to-depth rearrangement
+// (space_to_depth.cpp). tools/bench-kernels measures each against ATen; tests/test_plan.cpp
 // pins each to it.
 #include <string>
 
@@ -12,8 +13,8 @@ namespace engine {
 
 // Part of every cached execution plan's key (runner/plan.cpp): bump it when a workaround here
 // changes which plan is fastest, so plans measured without it are measured again.
-// 2: GELU on the NHWC view; 3: batch norm; 4: small convolutions; 5: max pooling
-constexpr int kKernelsVersion = 5;
+// 2: GELU on the NHWC view; 3: batch norm; 4: small convolutions; 5: max pooling; 6: the stem
+constexpr int kKernelsVersion = 6;
 
 // GELU (approximate "none" or "tanh"). ATen's exact GELU takes a path about 8x slower, forward
 // and backward, on a bf16 channels_last tensor than on the same bytes seen as a contiguous NHWC
@@ -35,12 +36,19 @@ torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& m, const torch::Tensor& x);
 torch::Tensor max_pool2d(torch::nn::MaxPool2dImpl& m, const torch::Tensor& x);
 
 // The module's forward, with convolutions on small maps in bf16 as one matrix product
-// (small_conv.cpp) where use_small_conv says that is faster: oneDNN's convolutions on 2x2 maps
-// run at a tenth of its GEMM's rate.
+// (small_conv.cpp) where use_small_conv says that is faster (oneDNN's convolutions on 2x2 maps
+// run at a tenth of its GEMM's rate), and the stem's by space-to-depth where use_space_to_depth
+// says so.
 torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
 // Whether conv2d takes the matrix product for a map of `in_positions` (H*W) giving
 // `out_positions`, where `taps_used` of the in x out position pairs are joined by a kernel tap.
 bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_used);
+// A strided convolution of an input with few channels (the stem) as a stride-1 convolution of
+// its space-to-depth rearrangement (space_to_depth.cpp); use_space_to_depth says where conv2d
+// takes it (measured on the stem, bf16 channels_last). conv2d_space_to_depth takes any square
+// kernel, stride and padding with groups 1 and no dilation (for tests and tools/bench-kernels).
+bool use_space_to_depth(const torch::nn::Conv2dImpl& m, const torch::Tensor& x);
+torch::Tensor conv2d_space_to_depth(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
 // The matrix product whatever the size (for tests and tools/bench-kernels): a channels_last CPU
 // input, groups 1, zero padding given as numbers; in the autocast dtype when autocast is on.
 torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x);

@@ -185,6 +185,7 @@ bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_us
 }
 
 torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
+  if (use_space_to_depth(m, x)) return conv2d_space_to_depth(m, x);
   const std::optional<Geometry> g = geometry(m, x);
   const at::ScalarType dtype = compute_dtype(x);
   if (!g || dtype != torch::kBFloat16) return m.forward(x);
