@@ -32,18 +32,24 @@ struct Geometry {
   }
 };
 
-// tap[po * P + pi]: the kernel tap (i * kw + j) joining output position po to input position pi,
-// or -1. One output position reaches each input position through at most one tap.
-std::vector<int64_t> taps(const Geometry& g) {
-  const int64_t P = g.in_positions();
-  std::vector<int64_t> tap(g.out_positions() * P, -1);
+// f(po, pi, t) for each output position po, input position pi and the kernel tap t (i * kw + j)
+// joining them. One output position reaches each input position through at most one tap.
+template <class F>
+void each_tap(const Geometry& g, F f) {
   for (int64_t ho = 0; ho < g.Ho; ++ho)
     for (int64_t wo = 0; wo < g.Wo; ++wo)
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j) {
           const int64_t h = ho * g.sh - g.ph + i * g.dh, w = wo * g.sw - g.pw + j * g.dw;
-          if (h >= 0 && h < g.H && w >= 0 && w < g.W) tap[(ho * g.Wo + wo) * P + h * g.W + w] = i * g.kw + j;
+          if (h >= 0 && h < g.H && w >= 0 && w < g.W) f(ho * g.Wo + wo, h * g.W + w, i * g.kw + j);
         }
+}
+
+// tap[po * P + pi]: the tap joining output position po to input position pi, or -1.
+std::vector<int64_t> taps(const Geometry& g) {
+  const int64_t P = g.in_positions();
+  std::vector<int64_t> tap(g.out_positions() * P, -1);
+  each_tap(g, [&](int64_t po, int64_t pi, int64_t t) { tap[po * P + pi] = t; });
   return tap;
 }
 
@@ -189,15 +195,9 @@ torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
   const std::optional<Geometry> g = geometry(m, x);
   const at::ScalarType dtype = compute_dtype(x);
   if (!g || dtype != torch::kBFloat16) return m.forward(x);
-  // Counted, not listed: on the stem's 64x64 input the list of taps would be 4M entries.
+  // Counted, not listed: on the stem's 64x64 input the list would have 4M entries.
   int64_t used = 0;
-  for (int64_t ho = 0; ho < g->Ho; ++ho)
-    for (int64_t wo = 0; wo < g->Wo; ++wo)
-      for (int64_t i = 0; i < g->kh; ++i)
-        for (int64_t j = 0; j < g->kw; ++j) {
-          const int64_t h = ho * g->sh - g->ph + i * g->dh, v = wo * g->sw - g->pw + j * g->dw;
-          used += h >= 0 && h < g->H && v >= 0 && v < g->W;
-        }
+  each_tap(*g, [&](int64_t, int64_t, int64_t) { ++used; });
   // Below 16^3 multiply-adds ATen's bf16 GEMM is not oneDNN's, and sums in bf16.
   const int64_t macs = x.size(0) * g->in_positions() * x.size(1) * g->out_positions() * m.options.out_channels();
   if (macs <= 16 * 16 * 16 || !use_small_conv(g->in_positions(), g->out_positions(), used)) return m.forward(x);

@@ -2,8 +2,8 @@
 // run as a stride-1 convolution of its space-to-depth rearrangement: each s x s block of input
 // pixels becomes one pixel of s*s*Ci channels, and the kernel is rearranged to match (zero taps
 // where it does not reach). oneDNN's weight gradient for 3 input channels is slow; with 12 it
-// is not (build/bench_kernels: 7x7/s2, 3 -> 64 channels at batch 128, forward + backward
-// 1.8x). Plain ATen operations, so autograd gives the gradients of the rearrangement.
+// is not (build/bench_kernels 2 stem: 7x7/s2, 3 -> 64 channels at batch 128, forward +
+// backward 1.7x). Plain ATen operations, so autograd gives the gradients of the rearrangement.
 #include <optional>
 
 #include "engine/nn/kernels.hpp"
