@@ -1,6 +1,6 @@
 // The measured execution plan of `engine run`: what [train].memory_format = "auto" becomes.
 #include "engine/nn/kernels.hpp"  // torch before doctest
-#include "engine/nn/torch_compat.hpp"
+#include "engine/nn/runner/hardware.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,6 +21,13 @@ struct Fixture : test::TinyRun {
   std::string format_of(const std::string& out) const { return RunDir(dir / out).read_result().memory_format; }
   std::string log_of(const std::string& out) const { return test::read_file(dir / out / "train.log"); }
 };
+
+// The CPU under bf16 autocast, for engine::Autocast.
+const Hardware kBf16 = [] {
+  Hardware hw;
+  hw.bf16 = true;
+  return hw;
+}();
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 std::string other(const std::string& format) { return format == "contiguous" ? "channels_last" : "contiguous"; }
@@ -229,10 +236,10 @@ TEST_SUITE("plan") {
         m->weight.set_data(m->weight.data().contiguous(at::MemoryFormat::ChannelsLast));  // as place_model leaves it
         const torch::Tensor x0 = torch::randn({3, c.ci, c.h, c.w}).to(dtype);
         torch::Tensor x = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
-        compat::set_autocast(c10::DeviceType::CPU, bf16);
-        const torch::Tensor y = conv2d_as_matmul(*m, x);
-        compat::set_autocast(c10::DeviceType::CPU, false);
-        at::autocast::clear_cache();
+        const torch::Tensor y = [&] {
+          Autocast autocast(bf16 ? kBf16 : Hardware{});
+          return conv2d_as_matmul(*m, x);
+        }();
         const torch::Tensor g = torch::randn(y.sizes()).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
         y.backward(g);
 
@@ -268,11 +275,8 @@ TEST_SUITE("plan") {
       CHECK(torch::equal(conv2d(*m, x), m->forward(x)));  // fp32: ATen's
     }
     const torch::Tensor x = torch::randn({2, 8, 8, 8}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
-    compat::set_autocast(c10::DeviceType::CPU, true);
-    const torch::Tensor ours = conv2d(*m, x), aten = m->forward(x);  // bf16 on 8x8: ATen's
-    compat::set_autocast(c10::DeviceType::CPU, false);
-    at::autocast::clear_cache();
-    CHECK(torch::equal(ours, aten));
+    Autocast autocast(kBf16);
+    CHECK(torch::equal(conv2d(*m, x), m->forward(x)));  // bf16 on 8x8: ATen's
   }
 
   TEST_CASE("max pooling on a channels_last tensor: ATen's output and the exact gradient, ties included") {
@@ -357,11 +361,10 @@ TEST_SUITE("plan") {
     torch::nn::Conv2d stem(torch::nn::Conv2dOptions(3, 8, 7).stride(2).padding(3).bias(false));
     const torch::Tensor img = torch::randn({2, 3, 16, 16}).contiguous(at::MemoryFormat::ChannelsLast);
     CHECK_FALSE(use_space_to_depth(*stem, img));  // fp32, no autocast
-    compat::set_autocast(c10::DeviceType::CPU, true);
+    Autocast autocast(kBf16);
     CHECK(use_space_to_depth(*stem, img));
     CHECK_FALSE(use_space_to_depth(*stem, img.contiguous()));
     torch::nn::Conv2d wide(torch::nn::Conv2dOptions(64, 8, 3).stride(2).padding(1).bias(false));
     CHECK_FALSE(use_space_to_depth(*wide, torch::randn({2, 64, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast)));
-    compat::set_autocast(c10::DeviceType::CPU, false);
   }
 }

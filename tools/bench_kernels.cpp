@@ -8,9 +8,14 @@
 
 #include "engine/nn/kernels.hpp"
 #include "engine/nn/runner/hardware.hpp"
-#include "engine/nn/torch_compat.hpp"
 
 namespace {
+const engine::Hardware bf16 = [] {  // the CPU under bf16 autocast, as engine run has it
+  engine::Hardware hw;
+  hw.bf16 = true;
+  return hw;
+}();
+
 template <class F>
 double best_ms(F f) {
   for (int i = 0; i < 3; ++i) f();
@@ -54,10 +59,11 @@ void stems() {
     const torch::Tensor g =
         torch::randn({128, co, 32, 32}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
     auto step = [&](bool ours) {  // the image needs no gradient, as in a model
-      engine::compat::set_autocast(c10::DeviceType::CPU, true);
-      const torch::Tensor y = ours ? engine::conv2d_space_to_depth(*m, x) : m->forward(x);
-      engine::compat::set_autocast(c10::DeviceType::CPU, false);
-      at::autocast::clear_cache();
+      torch::Tensor y;
+      {
+        engine::Autocast autocast(bf16);
+        y = ours ? engine::conv2d_space_to_depth(*m, x) : m->forward(x);
+      }
       y.backward(g);
     };
     const double aten = best_ms([&] { step(false); }), ours = best_ms([&] { step(true); });
@@ -86,10 +92,11 @@ void small_convs() {
         torch::randn({128, c.co, ho, ho}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
     auto step = [&](bool ours) {
       const torch::Tensor x = x0.detach().requires_grad_();
-      engine::compat::set_autocast(c10::DeviceType::CPU, true);
-      const torch::Tensor y = ours ? engine::conv2d_as_matmul(*m, x) : m->forward(x);
-      engine::compat::set_autocast(c10::DeviceType::CPU, false);
-      at::autocast::clear_cache();
+      torch::Tensor y;
+      {
+        engine::Autocast autocast(bf16);
+        y = ours ? engine::conv2d_as_matmul(*m, x) : m->forward(x);
+      }
       y.backward(g);
     };
     const double aten = best_ms([&] { step(false); }), ours = best_ms([&] { step(true); });

@@ -14,10 +14,7 @@ namespace engine {
 namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using vec::BF16;
-using vec::narrow;
-using vec::widen;
-using vec::with_type;
+using namespace vec;  // BF16, widen, narrow, with_type, nhwc_cpu
 
 constexpr int64_t kBlock = 256;  // rows summed in fp32 before they join the double total
 
@@ -185,8 +182,7 @@ struct NhwcBatchNorm : torch::autograd::Function<NhwcBatchNorm> {
 bool nhwc_fast_path(const torch::nn::BatchNorm2dImpl& m, const torch::Tensor& x) {
   const auto t = x.scalar_type();
   return m.is_training() && m.options.affine() && m.options.track_running_stats() && m.options.momentum() &&
-         x.dim() == 4 && x.device().is_cpu() && (t == torch::kFloat || t == torch::kBFloat16) &&
-         x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous() && x.numel() / x.size(1) > 1;
+         nhwc_cpu(x) && (t == torch::kFloat || t == torch::kBFloat16) && x.numel() / x.size(1) > 1;
 }
 }  // namespace
 

@@ -31,13 +31,14 @@ torch::Tensor gelu(const torch::Tensor& x, const std::string& approximate);
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& m, const torch::Tensor& x);
 
 // The module's forward, with a channels_last fp32/bf16 input in our kernel (max_pool.cpp):
-// ATen's takes several times longer there (tools/bench-kernels). Square windows, no dilation
+// ATen's takes up to 1.6x its time there (tools/bench-kernels). Square windows, no dilation
 // or ceil mode; anything else is the module's own forward.
 torch::Tensor max_pool2d(torch::nn::MaxPool2dImpl& m, const torch::Tensor& x);
 
 // The module's forward, with convolutions on small maps in bf16 as one matrix product
 // (small_conv.cpp) where use_small_conv says that is faster (oneDNN's convolutions on 2x2 maps
-// run at a tenth of its GEMM's rate), and the stem's by space-to-depth where use_space_to_depth
+// ran backward at 80-140 GFLOP/s in engine time graphs/3.1-A.toml, its bf16 GEMM of the same
+// size at ~1000), and the stem's by space-to-depth where use_space_to_depth
 // says so.
 torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
 // Whether conv2d takes the matrix product for a map of `in_positions` (H*W) giving

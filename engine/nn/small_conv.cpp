@@ -16,10 +16,7 @@ namespace engine {
 namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using vec::BF16;
-using vec::narrow;
-using vec::widen;
-using vec::with_type;
+using namespace vec;  // BF16, widen, narrow, with_type
 
 // Input H x W, output Ho x Wo, kernel, stride, padding and dilation, each as (rows, columns).
 struct Geometry {
@@ -184,9 +181,9 @@ torch::Tensor apply(torch::nn::Conv2dImpl& m, const torch::Tensor& x, const Geom
 }  // namespace
 
 bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_used) {
-  // build/bench_kernels, bf16, batch 128, ATen / matmul: 3x3 s1 on 2x2 (16 of 16 pairs joined)
-  // 5.5x at 256 channels, 9.9x at 512; 3x3 s2 from 4x4 to 2x2 (25 of 64) 2.7x; but 1x1 s2 from
-  // 4x4 (4 of 64) 0.72x, 3x3 s1 on 4x4 (100 of 256) 0.82x, and on larger maps far less.
+  // build/bench_kernels 2 conv, bf16, batch 128, ATen / matmul: 3x3 s1 on 2x2 (16 of 16 pairs
+  // joined) 5.5x at 256 channels, 11.8x at 512; 3x3 s2 from 4x4 to 2x2 (25 of 64) 2.5x; but 1x1
+  // s2 from 4x4 (4 of 64) 0.74x, 3x3 s1 on 4x4 (100 of 256) 0.84x and 0.69x, larger maps 0.05-0.47x.
   return out_positions <= 4 && 4 * taps_used >= in_positions * out_positions;
 }
 

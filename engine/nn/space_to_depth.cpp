@@ -2,12 +2,14 @@
 // run as a stride-1 convolution of its space-to-depth rearrangement: each s x s block of input
 // pixels becomes one pixel of s*s*Ci channels, and the kernel is rearranged to match (zero taps
 // where it does not reach). oneDNN's weight gradient for 3 input channels is slow; with 12 it
-// is not (build/bench_kernels 2 stem: 7x7/s2, 3 -> 64 channels at batch 128, forward +
-// backward 1.7x). Plain ATen operations, so autograd gives the gradients of the rearrangement.
+// is not (engine time graphs/final.toml, the stem's backward: 11.4 -> 4.4 ms; its forward is
+// slower, 3.8 -> 6.0 ms; build/bench_kernels 2 stem, 3 -> 64 channels at batch 128: 1.7x). Plain ATen operations, so
+// autograd gives the gradients of the rearrangement.
 #include <optional>
 
 #include "engine/nn/kernels.hpp"
 #include "engine/nn/torch_compat.hpp"
+#include "engine/nn/vector_loops.hpp"
 
 namespace engine {
 
@@ -49,8 +51,7 @@ std::optional<Square> square(const torch::nn::Conv2dImpl& m) {
 bool use_space_to_depth(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
   const std::optional<Square> sh = square(m);
   // Measured on the stem only (3 channels, 7x7, stride 2), in bf16 channels_last.
-  return sh && sh->s >= 2 && sh->k > sh->s && m.options.in_channels() * sh->s * sh->s <= 16 && x.dim() == 4 &&
-         x.device().is_cpu() && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+  return sh && sh->s >= 2 && sh->k > sh->s && m.options.in_channels() * sh->s * sh->s <= 16 && vec::nhwc_cpu(x) &&
          compat::cpu_autocast_dtype().value_or(x.scalar_type()) == torch::kBFloat16;
 }
 

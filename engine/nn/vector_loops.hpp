@@ -1,9 +1,11 @@
 #pragma once
-// What our own CPU kernels (batch_norm.cpp, small_conv.cpp) share to let GCC vectorise their
-// loops: bf16 <-> fp32 without branches, and compiling a loop for several instruction sets.
+// What our own CPU kernels (batch_norm.cpp, max_pool.cpp, small_conv.cpp) share: which tensors
+// they take, and what lets GCC vectorise their loops (bf16 <-> fp32 without branches, a loop
+// compiled for several instruction sets).
 #include <cstdint>
 #include <cstring>
 
+#include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
 
@@ -36,6 +38,12 @@ void with_type(c10::ScalarType t, F f) {
     f(BF16{});
   else
     f(float{});
+}
+
+// A 4-d CPU tensor in channels_last whose bytes are not also plain NCHW (as they are with one
+// pixel or one channel): rows of channels, NHWC, the layout our kernels walk.
+inline bool nhwc_cpu(const at::Tensor& x) {
+  return x.dim() == 4 && x.device().is_cpu() && x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous();
 }
 
 }  // namespace engine::vec
