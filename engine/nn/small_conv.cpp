@@ -7,6 +7,7 @@
 // only small maps with few of them come here (use_small_conv).
 #include <ATen/Parallel.h>
 
+#include "engine/nn/conv_geometry.hpp"
 #include "engine/nn/kernels.hpp"
 #include "engine/nn/torch_compat.hpp"
 #include "engine/nn/vector_loops.hpp"
@@ -18,21 +19,10 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 using namespace vec;  // BF16, widen, narrow, with_type
 
-// Input H x W, output Ho x Wo, kernel, stride, padding and dilation, each as (rows, columns).
-struct Geometry {
-  int64_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t in_positions() const { return H * W; }
-  int64_t out_positions() const { return Ho * Wo; }
-  std::vector<int64_t> list() const { return {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw}; }
-  static Geometry of(const std::vector<int64_t>& v) {
-    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
-  }
-};
-
 // f(po, pi, t) for each output position po, input position pi and the kernel tap t (i * kw + j)
 // joining them. One output position reaches each input position through at most one tap.
 template <class F>
-void each_tap(const Geometry& g, F f) {
+void each_tap(const ConvGeometry& g, F f) {
   for (int64_t ho = 0; ho < g.Ho; ++ho)
     for (int64_t wo = 0; wo < g.Wo; ++wo)
       for (int64_t i = 0; i < g.kh; ++i)
@@ -43,7 +33,7 @@ void each_tap(const Geometry& g, F f) {
 }
 
 // tap[po * P + pi]: the tap joining output position po to input position pi, or -1.
-std::vector<int64_t> taps(const Geometry& g) {
+std::vector<int64_t> taps(const ConvGeometry& g) {
   const int64_t P = g.in_positions();
   std::vector<int64_t> tap(g.out_positions() * P, -1);
   each_tap(g, [&](int64_t po, int64_t pi, int64_t t) { tap[po * P + pi] = t; });
@@ -106,7 +96,7 @@ torch::Tensor image(const torch::Tensor& r, int64_t H, int64_t W) {
 struct SmallConv : torch::autograd::Function<SmallConv> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, std::vector<int64_t> geometry, at::ScalarType dtype) {
-    const Geometry g = Geometry::of(geometry);
+    const ConvGeometry g = ConvGeometry::of(geometry);
     const int64_t N = x.size(0), Ci = x.size(1), Co = weight.size(0), Po = g.out_positions(), Pi = g.in_positions();
     const std::vector<int64_t> tap = taps(g);
     // As place_model leaves it: fp32, channels_last (no copy then).
@@ -129,7 +119,7 @@ struct SmallConv : torch::autograd::Function<SmallConv> {
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &xr = saved[0], &wd = saved[1];
-    const Geometry g = Geometry::of(ctx->saved_data["geometry"].toIntVector());
+    const ConvGeometry g = ConvGeometry::of(ctx->saved_data["geometry"].toIntVector());
     const auto x_dtype = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
     const auto w_dtype = static_cast<at::ScalarType>(ctx->saved_data["w_dtype"].toInt());
     const int64_t N = xr.size(0), Ci = xr.size(1) / g.in_positions(), Co = wd.size(0) / g.out_positions();
@@ -153,28 +143,15 @@ struct SmallConv : torch::autograd::Function<SmallConv> {
   }
 };
 
-// What the module would compute, in the geometry above; nullopt where this kernel does not apply.
-std::optional<Geometry> geometry(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
-  const auto& o = m.options;
-  const auto* padding = compat::variants::get_if<torch::ExpandingArray<2>>(&o.padding());
-  if (!padding || o.groups() != 1 || !compat::variants::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) ||
-      x.dim() != 4 || !x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast))
-    return std::nullopt;
-  Geometry g{};
-  g.H = x.size(2), g.W = x.size(3);
-  g.kh = (*o.kernel_size())[0], g.kw = (*o.kernel_size())[1];
-  g.sh = (*o.stride())[0], g.sw = (*o.stride())[1];
-  g.ph = (**padding)[0], g.pw = (**padding)[1];
-  g.dh = (*o.dilation())[0], g.dw = (*o.dilation())[1];
-  g.Ho = (g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  g.Wo = (g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
-  if (g.Ho < 1 || g.Wo < 1) return std::nullopt;
-  return g;
+// The module's geometry on x; nothing where this kernel does not apply.
+std::optional<ConvGeometry> geometry(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
+  if (x.dim() != 4 || !x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast)) return std::nullopt;
+  return conv_geometry(m, x.size(2), x.size(3));
 }
 
 at::ScalarType compute_dtype(const torch::Tensor& x) { return compat::cpu_autocast_dtype().value_or(x.scalar_type()); }
 
-torch::Tensor apply(torch::nn::Conv2dImpl& m, const torch::Tensor& x, const Geometry& g, at::ScalarType dtype) {
+torch::Tensor apply(torch::nn::Conv2dImpl& m, const torch::Tensor& x, const ConvGeometry& g, at::ScalarType dtype) {
   // No bias is an empty tensor: LibTorch 1.13's Function::apply takes no undefined inputs.
   return SmallConv::apply(x, m.weight, m.options.bias() ? m.bias : torch::empty({0}), g.list(), dtype);
 }
@@ -189,7 +166,7 @@ bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_us
 
 torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
   if (use_space_to_depth(m, x)) return conv2d_space_to_depth(m, x);
-  const std::optional<Geometry> g = geometry(m, x);
+  const std::optional<ConvGeometry> g = geometry(m, x);
   const at::ScalarType dtype = compute_dtype(x);
   if (!g || dtype != torch::kBFloat16) return m.forward(x);
   // Counted, not listed: on the stem's 64x64 input the list would have 4M entries.
@@ -202,7 +179,7 @@ torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
 }
 
 torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
-  const std::optional<Geometry> g = geometry(m, x);
+  const std::optional<ConvGeometry> g = geometry(m, x);
   TORCH_CHECK(g, "conv2d_as_matmul: needs a channels_last CPU input, groups 1, zero padding given as numbers");
   return apply(m, x, *g, compute_dtype(x));
 }

@@ -7,6 +7,7 @@
 // autograd gives the gradients of the rearrangement.
 #include <optional>
 
+#include "engine/nn/conv_geometry.hpp"
 #include "engine/nn/kernels.hpp"
 #include "engine/nn/torch_compat.hpp"
 #include "engine/nn/vector_loops.hpp"
@@ -22,45 +23,37 @@ struct Axis {
 
 // Output o reads input rows s*o - p + i, i in [0, k), which are rows s*(o - lead) + before + i:
 // rearranged rows o - lead + t, t in [0, taps).
-Axis axis(int64_t size, int64_t k, int64_t s, int64_t p) {
+Axis axis(int64_t out, int64_t k, int64_t s, int64_t p) {  // out: the output size
   Axis a{};
   a.lead = (p + s - 1) / s;  // ceil(p / s)
   a.before = s * a.lead - p;
   a.taps = (a.before + k + s - 1) / s;
   a.after = s * a.taps - k - a.before;
-  a.rows = (size + 2 * p - k) / s + 1 + a.taps - 1;
+  a.rows = out + a.taps - 1;
   return a;
 }
 
-struct Square {
-  int64_t k, s, p;
-};
-
-std::optional<Square> square(const torch::nn::Conv2dImpl& m) {
-  const auto& o = m.options;
-  const auto* padding = compat::variants::get_if<torch::ExpandingArray<2>>(&o.padding());
-  if (!padding || o.groups() != 1 || !compat::variants::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) ||
-      (*o.dilation())[0] != 1 || (*o.dilation())[1] != 1)
-    return std::nullopt;
-  const int64_t k = (*o.kernel_size())[0], s = (*o.stride())[0], p = (**padding)[0];
-  if ((*o.kernel_size())[1] != k || (*o.stride())[1] != s || (**padding)[1] != p) return std::nullopt;
-  return Square{k, s, p};
+// m's geometry on x when it is the same along both axes, with no dilation.
+std::optional<ConvGeometry> square(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
+  if (x.dim() != 4) return std::nullopt;
+  const std::optional<ConvGeometry> g = conv_geometry(m, x.size(2), x.size(3));
+  if (!g || g->kh != g->kw || g->sh != g->sw || g->ph != g->pw || g->dh != 1 || g->dw != 1) return std::nullopt;
+  return g;
 }
 }  // namespace
 
 bool use_space_to_depth(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
-  const std::optional<Square> sh = square(m);
+  const std::optional<ConvGeometry> g = square(m, x);
   // Measured on the stem only (3 channels, 7x7, stride 2), in bf16 channels_last.
-  return sh && sh->s >= 2 && sh->k > sh->s && m.options.in_channels() * sh->s * sh->s <= 16 && vec::nhwc_cpu(x) &&
+  return g && g->sh >= 2 && g->kh > g->sh && m.options.in_channels() * g->sh * g->sh <= 16 && vec::nhwc_cpu(x) &&
          compat::cpu_autocast_dtype().value_or(x.scalar_type()) == torch::kBFloat16;
 }
 
 torch::Tensor conv2d_space_to_depth(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
-  const std::optional<Square> sh = square(m);
-  TORCH_CHECK(sh && sh->s >= 1 && x.dim() == 4,
-              "conv2d_space_to_depth: needs a square kernel, stride and padding, groups 1, no dilation");
-  const int64_t k = sh->k, s = sh->s, p = sh->p, N = x.size(0), C = x.size(1), Co = m.options.out_channels();
-  const Axis h = axis(x.size(2), k, s, p), w = axis(x.size(3), k, s, p);
+  const std::optional<ConvGeometry> g = square(m, x);
+  TORCH_CHECK(g, "conv2d_space_to_depth: needs a square kernel, stride and padding, groups 1, no dilation");
+  const int64_t k = g->kh, s = g->sh, p = g->ph, N = x.size(0), C = x.size(1), Co = m.options.out_channels();
+  const Axis h = axis(g->Ho, k, s, p), w = axis(g->Wo, k, s, p);
   const bool channels_last = !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
   const auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
 
