@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "engine/core/run_dir.hpp"
+#include "engine/nn/runner/plan.hpp"
 #include "engine/nn/runner/run.hpp"
 #include "tests/run_fixture.hpp"
 
@@ -77,6 +78,15 @@ TEST_SUITE("plan") {
     // Another batch size is another plan.
     CHECK(run_graph(f.graph, f.options("c", {"train.epochs=1", "train.batch_size=8"})).complete);
     CHECK(has(f.log_of("c"), "memory format: measured"));
+  }
+
+  TEST_CASE("contiguous is chosen only when faster by more than the tie margin") {
+    CHECK(choose_contiguous(100, 90));         // 10% faster
+    CHECK_FALSE(choose_contiguous(100, 97));   // 3%: a tie, channels_last
+    CHECK_FALSE(choose_contiguous(100, 100));  // equal: channels_last
+    CHECK_FALSE(choose_contiguous(100, 130));  // slower
+    CHECK(choose_contiguous(100, (1 - kPlanTieMargin) * 100 - 0.01));
+    CHECK_FALSE(choose_contiguous(100, (1 - kPlanTieMargin) * 100 + 0.01));
   }
 
   TEST_CASE("a resumed run keeps the format it recorded, whatever the cache says now") {

@@ -2,6 +2,10 @@
 
 #include "engine/nn/torch_compat.hpp"
 
+#ifdef ENGINE_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
 #include <cstdlib>
 #include <limits>
 #include <thread>
@@ -28,8 +32,12 @@ Hardware setup_hardware(const TrainConfig& t, size_t input_rank) {
   if (t.device == "cuda" && !cuda)
     throw UserError("[train].device = \"cuda\", but this LibTorch sees no CUDA device (use \"auto\" or \"cpu\")");
   if (t.device == "cuda" || (t.device == "auto" && cuda)) hw.device = torch::Device(torch::kCUDA, 0);
-  // Fixed input shapes: let cuDNN time its algorithms once and keep the fastest.
-  if (hw.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  // Fixed input shapes: let cuDNN time its algorithms once per shape and keep the fastest.
+  // ENGINE_CUDNN_BENCHMARK=0 turns that off, to measure what the timing costs (tools/gpu-bench).
+  if (hw.device.is_cuda()) {
+    const char* env = std::getenv("ENGINE_CUDNN_BENCHMARK");
+    at::globalContext().setBenchmarkCuDNN(!(env && std::string(env) == "0"));
+  }
 
   hw.threads = t.threads > 0 ? static_cast<int>(t.threads) : static_cast<int>(std::thread::hardware_concurrency());
   if (hw.threads < 1) hw.threads = 1;
@@ -40,6 +48,14 @@ Hardware setup_hardware(const TrainConfig& t, size_t input_rank) {
   hw.channels_last = input_rank == 3 && t.memory_format != "contiguous";
   hw.name = hw.device.is_cuda() ? "cuda" : "cpu (" + std::to_string(hw.threads) + " threads)";
   return hw;
+}
+
+std::string gpu_model() {
+#ifdef ENGINE_HAVE_CUDA
+  return at::cuda::getCurrentDeviceProperties()->name;
+#else
+  return "cuda";
+#endif
 }
 
 void place_model(torch::nn::Module& model, const Hardware& hw) {

@@ -13,7 +13,7 @@ struct Hardware {
   bool bf16 = false;           // autocast forward and loss to bfloat16
   bool channels_last = false;  // NHWC activations and conv weights
   int threads = 1;
-  std::string name;  // "cpu (2 threads)" or the GPU's name
+  std::string name;  // "cpu (2 threads)" or "cuda"
 };
 
 // Keeps freed memory in the process for the next step to reuse, instead of handing it back to
@@ -29,6 +29,9 @@ void tune_allocator();
 // `input_rank` dimensions (channels_last needs images). Sets the torch thread count and
 // tune_allocator.
 Hardware setup_hardware(const TrainConfig& t, size_t input_rank);
+
+// The current CUDA device's name ("NVIDIA H200"), or "cuda" where LibTorch was built without it.
+std::string gpu_model();
 
 // Moves a model to the device and layout.
 void place_model(torch::nn::Module& model, const Hardware& hw);

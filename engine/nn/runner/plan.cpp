@@ -42,6 +42,9 @@ std::string cpu_model() {
   return "unknown cpu";
 }
 
+// The processor that runs the steps: the CPU's model, or the GPU's.
+std::string machine_model(const Hardware& hw) { return hw.device.is_cuda() ? gpu_model() : cpu_model(); }
+
 // What the choice depends on: the layers (with the vars they refer to) and input, the batch,
 // precision and optimiser of a step, and the machine, library and engine kernels that run it.
 std::string plan_key(const Prepared& p, const Hardware& hw) {
@@ -50,7 +53,7 @@ std::string plan_key(const Prepared& p, const Hardware& hw) {
     if (const Value* v = p.spec.find(key)) model.set(key, *v);
   std::string text = to_toml(model) + "\nclasses=" + std::to_string(p.graph.num_classes) +
                      "\nbatch=" + std::to_string(p.train.batch_size) + "\nprecision=" + p.train.precision +
-                     "\noptimizer=" + p.train.optimizer + "\ncpu=" + cpu_model() +
+                     "\noptimizer=" + p.train.optimizer + "\ncpu=" + machine_model(hw) +
                      "\nthreads=" + std::to_string(hw.threads) + "\ntorch=" + TORCH_VERSION +
                      "\nkernels=" + std::to_string(kKernelsVersion);
   return hex64(hash_string(text));
@@ -96,8 +99,8 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
   torch::manual_seed(0);  // prepare_model seeds again: the real run starts from its own seed
   std::vector<int64_t> shape{p.train.batch_size};
   shape.insert(shape.end(), p.graph.input.begin(), p.graph.input.end());
-  torch::Tensor images = torch::randn(shape);
-  torch::Tensor labels = torch::randint(p.graph.num_classes, {p.train.batch_size}, torch::kLong);
+  torch::Tensor images = torch::randn(shape).to(hw.device);
+  torch::Tensor labels = torch::randint(p.graph.num_classes, {p.train.batch_size}, torch::kLong).to(hw.device);
   struct Setup {
     GraphModule model{nullptr};
     std::unique_ptr<torch::optim::Optimizer> opt;
@@ -121,6 +124,7 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
       Setup& s = setups[k];
       auto start = std::chrono::steady_clock::now();
       timed_step(s.model, *s.opt, s.images, labels, p.train, s.hw);
+      if (s.hw.device.is_cuda()) torch::cuda::synchronize();  // the step has run, not just been queued
       if (it >= kWarmup)
         candidates[k].ms.push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
@@ -142,6 +146,10 @@ std::string recorded_memory_format(const RunDir& dir) {
 }
 }  // namespace plan_detail
 
+bool choose_contiguous(double channels_last_ms, double contiguous_ms) {
+  return contiguous_ms < (1 - kPlanTieMargin) * channels_last_ms;
+}
+
 bool adopt_recorded_format(std::string& memory_format, const RunDir& dir) {
   if (memory_format != "auto") return false;
   std::string recorded = plan_detail::recorded_memory_format(dir);
@@ -161,7 +169,7 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   // cores each took 30x as long per step, and cached the plan under the wrong thread count.
   apply_thread_env(p);
   Hardware hw = setup_hardware(p.train, p.graph.input.size());
-  if (hw.device.is_cuda() || p.group) return;  // CUDA: channels_last; ranks must agree, so no timing
+  if (p.group) return;  // ranks must agree, so no timing: channels_last
 
   const fs::path file = plans_file(p);
   const std::string key = plan_key(p, hw);
@@ -175,14 +183,18 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   auto start = std::chrono::steady_clock::now();
   measure(p, hw, candidates);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // Ties go to channels_last, the format "auto" meant before plans were measured.
-  const Candidate& best = candidates[1].best() < candidates[0].best() ? candidates[1] : candidates[0];
+  const bool contiguous = choose_contiguous(candidates[0].best(), candidates[1].best());
+  const Candidate& best = candidates[contiguous ? 1 : 0];
   log.info("memory format: measured {} warm-up + {} timed steps of batch {} ({}) per candidate ({:.1f} s)", kWarmup,
            kTimed, p.train.batch_size, p.train.precision, seconds);
   log.info("  {:<13}  {:>8}  {:>8}  {:>8}  (ms per step)", "candidate", "min", "median", "max");
+  const std::string mark =
+      !contiguous && candidates[1].best() < candidates[0].best()
+          ? fmt::format("  * chosen (contiguous is faster by under {:.0f}%: a tie)", 100 * kPlanTieMargin)
+          : "  * chosen";
   for (const Candidate& c : candidates)
     log.info("  {:<13}  {:8.1f}  {:8.1f}  {:8.1f}{}", c.name, c.best(), c.median(),
-             *std::max_element(c.ms.begin(), c.ms.end()), &c == &best ? "  * chosen" : "");
+             *std::max_element(c.ms.begin(), c.ms.end()), &c == &best ? mark : "");
   for (const Candidate& c : candidates)
     if (*std::max_element(c.ms.begin(), c.ms.end()) > 1.5 * c.best()) {
       log.warn(
@@ -198,7 +210,7 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   entry.set("graph", Value::of_string(p.graph.name));
   entry.set("batch_size", Value::of_int(p.train.batch_size));
   entry.set("precision", Value::of_string(p.train.precision));
-  entry.set("cpu", Value::of_string(cpu_model()));
+  entry.set(hw.device.is_cuda() ? "gpu" : "cpu", Value::of_string(machine_model(hw)));
   entry.set("threads", Value::of_int(hw.threads));
   entry.set("torch", Value::of_string(TORCH_VERSION));
   for (const Candidate& c : candidates) entry.set(c.name + "_ms", Value::of_float(c.best()));

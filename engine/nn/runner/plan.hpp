@@ -14,11 +14,20 @@ namespace engine {
 
 // Before prepare_model: replaces "auto" in p.train.memory_format by the chosen format, from
 //  - the run being resumed (its summary.toml records the format it trained with: a resume stays exact),
-//  - else <runs>/.cache/plans.toml, keyed by graph, batch, precision, CPU, threads and LibTorch,
+//  - else <runs>/.cache/plans.toml, keyed by graph, batch, precision, CPU or GPU model, threads
+//    and LibTorch,
 //  - else by timing warm-up + timed steps of each candidate on a fresh model and random batch,
 //    which leaves the seeded state of the real run untouched; the choice is then cached.
-// Kept as "auto" (channels_last, as before) on CUDA, with several ranks, and for non-image inputs.
+// Kept as "auto" (channels_last, as before) with several ranks and for non-image inputs.
 void plan_memory_format(Prepared& p, spdlog::logger& log);
+
+// Contiguous only when its fastest step beats channels_last's by more than the margin; a
+// smaller difference is a tie, and ties go to channels_last, what "auto" meant before plans
+// were measured. The margin is above the noise seen on a GPU, where the two formats' fastest
+// steps came within 3% of each other and a second measurement of the same graph moved them by
+// up to 10% (tools/gpu-bench, H200); on this CPU channels_last wins by 30-40% (study logs).
+inline constexpr double kPlanTieMargin = 0.05;
+bool choose_contiguous(double channels_last_ms, double contiguous_ms);
 
 // "auto" becomes the format `dir`'s run recorded, so evaluating, predicting or resuming runs in
 // the layout it trained in; true when it did. Any other value, or no record, is left as it is.

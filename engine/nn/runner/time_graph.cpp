@@ -266,11 +266,10 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   Prepared p = resolve(graph_file, o);
   if (!o.device.empty()) p.train.device = o.device;
   if (o.batch > 0) p.train.batch_size = o.batch;
-  // "auto" on the CPU is a choice engine run measures (runner/plan.cpp): show both sides of it.
+  // "auto" is a choice engine run measures (runner/plan.cpp): show both sides of it.
   const Hardware hw = setup_hardware(p.train, p.graph.input.size());
   std::vector<std::string> formats{p.train.memory_format};
-  if (p.train.memory_format == "auto" && p.graph.input.size() == 3 && !hw.device.is_cuda())
-    formats = {"channels_last", "contiguous"};
+  if (p.train.memory_format == "auto" && p.graph.input.size() == 3) formats = {"channels_last", "contiguous"};
   std::vector<TimeOutcome> outcomes;
   for (const std::string& f : formats) {
     Prepared q = p;
