@@ -23,8 +23,8 @@ void plan_memory_format(Prepared& p, spdlog::logger& log);
 
 // Contiguous only when its fastest step beats channels_last's by more than the margin; a
 // smaller difference is a tie, and ties go to channels_last, what "auto" meant before plans
-// were measured. On an H200 (tools/gpu-bench) the formats' fastest steps came within 3% of each
-// other on three graphs, one side or the other by chance (3.1-A, channels_last/contiguous:
+// were measured. On an H200 (tools/gpu-bench) the formats' fastest steps differed by 0-7% on
+// three graphs, either way, contiguous ahead by 3% at most (3.1-A, channels_last/contiguous:
 // 10.3/10.3, then 10.6/11.3 ms, then 12.2/12.5 on another machine). On this CPU
 // channels_last wins by 30-40% (the plans in the study's log), far outside the margin.
 inline constexpr double kPlanTieMargin = 0.05;
