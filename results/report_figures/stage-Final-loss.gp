@@ -14,5 +14,5 @@ set ylabel "cross-entropy loss"
 set grid
 set key outside right top
 set xtics 4
-plot 'stage-Final-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "64-128-256, [1,1,1] blocks, LeakyReLU, 7x7/s2 stem val", \
-     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "64-128-256, [1,1,1] blocks, LeakyReLU, 7x7/s2 stem train"
+plot 'stage-Final-loss.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#1f77b4" title "64-128-256, [1,1,1] blocks, ReLU, 7x7/s2 stem val", \
+     '' using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#1f77b4" title "64-128-256, [1,1,1] blocks, ReLU, 7x7/s2 stem train"
