@@ -17,6 +17,7 @@
 #include "engine/core/eval/plots.hpp"
 #include "engine/core/files.hpp"
 #include "engine/core/report/analysis.hpp"
+#include "engine/core/report/answers.hpp"
 #include "engine/core/report/report.hpp"
 #include "engine/core/report/stage_data.hpp"
 #include "engine/core/run_dir.hpp"
@@ -163,6 +164,26 @@ TEST_SUITE("report") {
     CHECK(engine::report::convergence_epoch(read_run(write_run(tmp.path(), kA)).history).value_or(0) == 4);
     CHECK(engine::report::convergence_epoch(read_run(write_run(tmp.path(), kC)).history).value_or(0) == 5);
     CHECK_FALSE(engine::report::convergence_epoch({}).has_value());
+  }
+
+  TEST_CASE("the overfitting sentence claims a rise of the val loss only where its figures show one") {
+    RunResult r;
+    r.best_val_acc = 0.868;
+    for (double loss : {0.9, 0.6, 0.4492, 0.4494}) {
+      engine::EpochRow row;
+      row.epoch = static_cast<int>(r.history.size()) + 1;
+      row.val_loss = loss, row.train_acc = 0.97;
+      r.history.push_back(row);
+    }
+    // 0.4492 then 0.4494: both print as 0.449.
+    CHECK(overfitting_sentence(r).find("at the cost of val loss") == std::string::npos);
+    CHECK(overfitting_sentence(r).find("lowest at epoch 3 of 4 (0.449) and 0.449 at the last epoch: no rise") !=
+          std::string::npos);
+    r.history.back().val_loss = 0.52;
+    CHECK(overfitting_sentence(r).find("and 0.520 at the last epoch: past that epoch the model fits the train set") !=
+          std::string::npos);
+    r.history.back().val_loss = 0.40;
+    CHECK(overfitting_sentence(r).find("lowest at epoch 4 of 4 (0.400), the last epoch: no rise") != std::string::npos);
   }
 
   TEST_CASE("formats") {
