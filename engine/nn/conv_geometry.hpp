@@ -1,6 +1,7 @@
 #pragma once
-// A Conv2d module's geometry on an input map, for our convolution kernels (small_conv.cpp,
-// space_to_depth.cpp): those take numeric zero padding and groups 1, as ResNets use.
+// What our convolution kernels (small_conv.cpp, space_to_depth.cpp) share: the dtype they
+// compute in, and a Conv2d module's geometry on an input map (numeric zero padding and groups
+// 1, as ResNets use).
 #include <optional>
 #include <vector>
 
@@ -9,6 +10,11 @@
 #include "engine/nn/torch_compat.hpp"
 
 namespace engine {
+
+// The dtype a convolution of x computes in: CPU autocast's when it is on, else x's own.
+inline at::ScalarType compute_dtype(const torch::Tensor& x) {
+  return compat::cpu_autocast_dtype().value_or(x.scalar_type());
+}
 
 // Input H x W, output Ho x Wo, kernel, stride, padding and dilation, each as (rows, columns).
 struct ConvGeometry {

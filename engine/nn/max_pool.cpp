@@ -1,8 +1,8 @@
 // Max pooling on a channels_last tensor, one output pixel's channels at a time (the NHWC bytes).
 // ATen 1.13's channels_last kernel took 5.7 ms forward + backward for the stem's 3x3/s2 pool at
 // batch 128 in engine time graphs/3.1-A.toml, this one 3.4 ms; alone, bf16, 1.6x
-// (build/bench_kernels 2 pool). The argmax is kept as the window offset (one byte per output value, against ATen's
-// int64), and ties go to the first maximum in window order, as in ATen.
+// (build/bench_kernels 2 pool). The argmax is kept as the window offset (one byte per output
+// value, against ATen's int64), and ties go to the first maximum in window order, as in ATen.
 #include <ATen/Parallel.h>
 
 #include <limits>

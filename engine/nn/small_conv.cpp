@@ -9,7 +9,6 @@
 
 #include "engine/nn/conv_geometry.hpp"
 #include "engine/nn/kernels.hpp"
-#include "engine/nn/torch_compat.hpp"
 #include "engine/nn/vector_loops.hpp"
 
 namespace engine {
@@ -148,8 +147,6 @@ std::optional<ConvGeometry> geometry(const torch::nn::Conv2dImpl& m, const torch
   if (x.dim() != 4 || !x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast)) return std::nullopt;
   return conv_geometry(m, x.size(2), x.size(3));
 }
-
-at::ScalarType compute_dtype(const torch::Tensor& x) { return compat::cpu_autocast_dtype().value_or(x.scalar_type()); }
 
 torch::Tensor apply(torch::nn::Conv2dImpl& m, const torch::Tensor& x, const ConvGeometry& g, at::ScalarType dtype) {
   // No bias is an empty tensor: LibTorch 1.13's Function::apply takes no undefined inputs.

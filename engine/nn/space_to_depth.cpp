@@ -3,13 +3,12 @@
 // pixels becomes one pixel of s*s*Ci channels, and the kernel is rearranged to match (zero taps
 // where it does not reach). oneDNN's weight gradient for 3 input channels is slow; with 12 it
 // is not (engine time graphs/final.toml, the stem's backward: 11.4 -> 4.4 ms; its forward is
-// slower, 3.8 -> 6.0 ms; build/bench_kernels 2 stem, 3 -> 64 channels at batch 128: 1.7x). Plain ATen operations, so
-// autograd gives the gradients of the rearrangement.
+// slower, 3.8 -> 6.0 ms; build/bench_kernels 2 stem, 3 -> 64 channels at batch 128: 1.7x).
+// Plain ATen operations, so autograd gives the gradients of the rearrangement.
 #include <optional>
 
 #include "engine/nn/conv_geometry.hpp"
 #include "engine/nn/kernels.hpp"
-#include "engine/nn/torch_compat.hpp"
 #include "engine/nn/vector_loops.hpp"
 
 namespace engine {
@@ -46,7 +45,7 @@ bool use_space_to_depth(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) 
   const std::optional<ConvGeometry> g = square(m, x);
   // Measured on the stem only (3 channels, 7x7, stride 2), in bf16 channels_last.
   return g && g->sh >= 2 && g->kh > g->sh && m.options.in_channels() * g->sh * g->sh <= 16 && vec::nhwc_cpu(x) &&
-         compat::cpu_autocast_dtype().value_or(x.scalar_type()) == torch::kBFloat16;
+         compute_dtype(x) == torch::kBFloat16;
 }
 
 torch::Tensor conv2d_space_to_depth(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
@@ -54,13 +53,12 @@ torch::Tensor conv2d_space_to_depth(torch::nn::Conv2dImpl& m, const torch::Tenso
   TORCH_CHECK(g, "conv2d_space_to_depth: needs a square kernel, stride and padding, groups 1, no dilation");
   const int64_t k = g->kh, s = g->sh, p = g->ph, N = x.size(0), C = x.size(1), Co = m.options.out_channels();
   const Axis h = axis(g->Ho, k, s, p), w = axis(g->Wo, k, s, p);
-  const bool channels_last = !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
-  const auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  const auto format = vec::nhwc_cpu(x) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
 
   // Input, in the dtype the convolution will take: zero blocks before, whole blocks after (or
   // a cut), then each s x s block's pixels as channels (s, s, C): one pass over the NHWC bytes.
   const torch::Tensor xp = torch::constant_pad_nd(
-      x.to(compat::cpu_autocast_dtype().value_or(x.scalar_type())),
+      x.to(compute_dtype(x)),
       {s * w.lead, s * (w.rows - w.lead) - x.size(3), s * h.lead, s * (h.rows - h.lead) - x.size(2)});
   const torch::Tensor xs = xp.permute({0, 2, 3, 1})
                                .reshape({N, h.rows, s, w.rows, s, C})

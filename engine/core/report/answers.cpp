@@ -324,18 +324,19 @@ std::string overfitting_sentence(const RunResult& run) {
     if (row.val_loss < lowest->val_loss) lowest = &row;
   const double g = train_acc_at_best(run) - run.best_val_acc;
   // A rise is claimed only where the printed figures show one: 0.449 and 0.449 is none.
-  const bool rise = std::round(1000 * run.history.back().val_loss) > std::round(1000 * lowest->val_loss);
+  const double last = run.history.back().val_loss;
+  std::string after = ", the last epoch: no rise";
+  if (std::round(1000 * last) > std::round(1000 * lowest->val_loss))
+    after = fmt::format(
+        " and {:.3f} at the last epoch: past that epoch the model fits the train set at the cost of val loss", last);
+  else if (lowest != &run.history.back())
+    after = fmt::format(" and {:.3f} at the last epoch: no rise", last);
   return fmt::format(
       "Train accuracy ({}) at the best epoch is {} against {} val: a gap of {}. The val loss is lowest at epoch {} "
       "of {} ({:.3f}){}.",
       has_train_probe(run) ? "eval mode, fixed train sample" : "running", format_percent(train_acc_at_best(run)),
       format_percent(run.best_val_acc), format_points(g), lowest->epoch, run.history.back().epoch, lowest->val_loss,
-      rise ? fmt::format(
-                 " and {:.3f} at the last epoch: past that epoch the model fits the train set at the cost of val loss",
-                 run.history.back().val_loss)
-      : lowest == &run.history.back()
-          ? ", the last epoch: no rise"
-          : fmt::format(" and {:.3f} at the last epoch: no rise", run.history.back().val_loss));
+      after);
 }
 
 }  // namespace engine::report
