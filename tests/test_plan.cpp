@@ -127,8 +127,111 @@ TEST_SUITE("plan") {
       CHECK(run_graph(f.graph, f.options(format, {"train.epochs=1", "train.memory_format=" + format})).complete);
       CHECK(f.format_of(format) == format);
       CHECK_FALSE(has(f.log_of(format), "memory format:"));
+      CHECK_FALSE(has(f.log_of(format), "convolution kernels:"));
+      CHECK(RunDir(f.dir / format).read_result().conv_kernels.empty());
     }
     CHECK_FALSE(fs::exists(f.plans));
+  }
+
+  TEST_CASE("a measured choice sends one convolution shape back to ATen's kernel, and no other") {
+    torch::manual_seed(0);
+    set_conv_choices({});
+    torch::nn::Conv2d m(torch::nn::Conv2dOptions(16, 16, 3).padding(1).bias(false));
+    torch::nn::Conv2d wide(torch::nn::Conv2dOptions(16, 32, 3).padding(1).bias(false));
+    const torch::Tensor x = torch::randn({8, 16, 2, 2}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    Autocast autocast(kBf16);
+    REQUIRE(rule_kernel(*m, x) == ConvKernel::small_conv);
+    const std::string key = conv_case(*m, x, ConvKernel::small_conv).key;
+    CHECK(key == "small_conv 16->16 k3x3 s1x1 p1x1 d1x1 on 2x2");
+    // Which kernel ran, by the backward it left: the product's own, or ATen's convolution's.
+    auto product = [](const torch::Tensor& y) { return y.grad_fn()->name().find("SmallConv") != std::string::npos; };
+    REQUIRE(product(conv2d_as_matmul(*m, x)));
+    REQUIRE_FALSE(product(m->forward(x)));
+    CHECK(product(conv2d(*m, x)));  // the rule's kernel
+
+    set_conv_choices({{key, "aten"}});
+    CHECK_FALSE(product(conv2d(*m, x)));
+    CHECK(torch::equal(conv2d(*m, x), m->forward(x)));
+    CHECK(product(conv2d(*wide, x)));  // another shape: still the rule's
+    set_conv_choices({{key, "small_conv"}});
+    CHECK(product(conv2d(*m, x)));
+    set_conv_choices({});
+  }
+
+  TEST_CASE("the recorder lists each convolution a rule sends to our kernels once, with its shape") {
+    set_conv_choices({});
+    torch::nn::Conv2d stem(torch::nn::Conv2dOptions(3, 8, 7).stride(2).padding(3).bias(false));
+    torch::nn::Conv2d small(torch::nn::Conv2dOptions(8, 8, 3).padding(1).bias(false));
+    const torch::Tensor img = torch::randn({4, 3, 16, 16}).contiguous(at::MemoryFormat::ChannelsLast);
+    const torch::Tensor map = torch::randn({16, 8, 2, 2}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+    std::vector<ConvCase> cases;
+    {
+      ConvCaseRecorder recorder;
+      Autocast autocast(kBf16);
+      for (int k = 0; k < 2; ++k) conv2d(*stem, img), conv2d(*small, map), conv2d(*small, map.detach());
+      cases = recorder.cases();
+    }
+    REQUIRE(cases.size() == 2);
+    CHECK(cases[0].key == "space_to_depth 3->8 k7x7 s2x2 p3x3 d1x1 on 16x16");
+    CHECK((cases[0].kernel == ConvKernel::space_to_depth));
+    CHECK(cases[0].input == std::vector<int64_t>{4, 3, 16, 16});
+    CHECK_FALSE(cases[0].input_grad);
+    CHECK(cases[1].key == "small_conv 8->8 k3x3 s1x1 p1x1 d1x1 on 2x2");
+    CHECK(cases[1].input_grad);  // the first one met
+    {
+      ConvCaseRecorder recorder;  // a new recorder starts empty
+      CHECK(recorder.cases().empty());
+    }
+  }
+
+  TEST_CASE("our convolution kernel is chosen only when faster than ATen's by more than the tie margin") {
+    auto ours = [](double aten_ms, double ours_ms) { return ConvTiming{"k", "small_conv", aten_ms, ours_ms}.ours(); };
+    CHECK(ours(10, 5));
+    CHECK_FALSE(ours(10, 9.7));  // 3%: a tie, ATen's
+    CHECK_FALSE(ours(10, 10));
+    CHECK_FALSE(ours(10, 14));
+    const ConvChoices choices =
+        conv_choices_of({{"a", "small_conv", 10, 5}, {"b", "space_to_depth", 10, 12}, {"c", "space_to_depth", 10, 2}});
+    CHECK(choices == ConvChoices{{"a", "small_conv"}, {"b", "aten"}, {"c", "space_to_depth"}});
+  }
+
+  TEST_CASE("auto measures the graph's convolution kernels, records them, and a resume and engine test keep them") {
+    Fixture f;
+    RunOptions part = f.options("run", {"train.epochs=2"});
+    part.stop_after = 1;
+    CHECK_FALSE(run_graph(f.graph, part).complete);
+    // The tiny graph's first layer (3 -> 8, 3x3, stride 2, on 32x32 in bf16) is what the stem's rule takes.
+    const std::string key = "space_to_depth 3->8 k3x3 s2x2 p1x1 d1x1 bias on 32x32";
+    const ConvChoices recorded = RunDir(f.dir / "run").read_result().conv_kernels;
+    REQUIRE(recorded.size() == 1);
+    const std::string kernel = recorded.at(key);
+    CHECK((kernel == "aten" || kernel == "space_to_depth"));
+    CHECK(has(f.log_of("run"), "convolution kernels: "));
+    CHECK(has(f.log_of("run"), "  " + key + "  "));
+    const std::string line = "\"" + key + "\" = \"" + kernel + "\"";
+    std::string plans = test::read_file(f.plans);
+    REQUIRE(has(plans, line));
+
+    // The cache now claims the other kernel: the resume must keep the recorded one.
+    const std::string flipped = kernel == "aten" ? "space_to_depth" : "aten";
+    plans.replace(plans.find(line), line.size(), "\"" + key + "\" = \"" + flipped + "\"");
+    f.dir.write(".cache/plans.toml", plans);
+    part.stop_after = 0;
+    CHECK(run_graph(f.graph, part).complete);
+    CHECK(has(f.log_of("run"), "as the run being resumed recorded, and its convolution kernels"));
+    CHECK(RunDir(f.dir / "run").read_result().conv_kernels == recorded);
+
+    // A new run reads the cache, flipped kernel and all.
+    CHECK(run_graph(f.graph, f.options("again")).complete);
+    CHECK(RunDir(f.dir / "again").read_result().conv_kernels == ConvChoices{{key, flipped}});
+
+    set_conv_choices({});
+    TestOptions t;
+    t.out = (f.dir / "run").string();
+    t.data_root = f.data.string();
+    test_graph(f.graph, t);
+    CHECK(conv_choices() == recorded);  // engine test evaluates with the kernels the run trained with
+    set_conv_choices({});
   }
 
   TEST_CASE("GELU on a channels_last tensor stays within one rounding of the exact GELU, forward and backward") {

@@ -5,6 +5,7 @@
 // atomically.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ struct RunResult {
   std::string device;
   int threads = 0;
   std::string precision, memory_format;
+  // Convolution shape -> the kernel the plan measured fastest for it ([conv_kernels]; empty:
+  // the engine's rules alone), so a resume, `engine test` and `engine predict` take the same.
+  std::map<std::string, std::string> conv_kernels;
   int64_t seed = 0;
   std::string engine_version, config_hash;
   bool complete = false;

@@ -118,6 +118,11 @@ std::string summary_toml(const RunResult& r) {
       s.set(key, to_value(v));
     }
   });
+  if (!r.conv_kernels.empty()) {
+    Value kernels = Value::table();
+    for (const auto& [shape, kernel] : r.conv_kernels) kernels.set(shape, Value::of_string(kernel));
+    s.set("conv_kernels", kernels);
+  }
   return to_toml(s);
 }
 
@@ -138,6 +143,11 @@ RunResult RunDir::read_result() const {
       throw UserError(path.string() + ": missing key '" + key + "'");
   });
   if (r.epochs_planned < 0) r.epochs_planned = r.epochs;
+  if (const Value* kernels = table.find("conv_kernels")) {
+    if (!kernels->is(Value::Kind::Table)) throw UserError(path.string() + ": conv_kernels must be a table");
+    for (const std::string& shape : kernels->keys())
+      r.conv_kernels[shape] = kernels->find(shape)->as_string("conv_kernels." + shape);
+  }
   check_summary(r, path);
   r.history = read_metrics();
   warn_if_best_differs(r, path);

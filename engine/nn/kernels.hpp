@@ -5,7 +5,9 @@
 // product (small_conv.cpp); the stem's convolution on its space-to-depth rearrangement
 // (space_to_depth.cpp). tools/bench-kernels measures each against ATen; tests/test_plan.cpp
 // pins each to it.
+#include <map>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -13,8 +15,9 @@ namespace engine {
 
 // Part of every cached execution plan's key (runner/plan.cpp): bump it when a workaround here
 // changes which plan is fastest, so plans measured without it are measured again.
-// 2: GELU on the NHWC view; 3: batch norm; 4: small convolutions; 5: max pooling; 6: the stem
-constexpr int kKernelsVersion = 6;
+// 2: GELU on the NHWC view; 3: batch norm; 4: small convolutions; 5: max pooling; 6: the stem;
+// 7: measured convolution choices (cached with the plan)
+constexpr int kKernelsVersion = 7;
 
 // GELU (approximate "none" or "tanh"). ATen's exact GELU takes a path about 8x slower, forward
 // and backward, on a bf16 channels_last tensor than on the same bytes seen as a contiguous NHWC
@@ -39,11 +42,13 @@ torch::Tensor max_pool2d(torch::nn::MaxPool2dImpl& m, const torch::Tensor& x);
 // (small_conv.cpp) where use_small_conv says that is faster (oneDNN's convolutions on 2x2 maps
 // ran backward at 80-140 GFLOP/s in engine time graphs/3.1-A.toml; as the product, 3x3
 // 256 -> 256 on 2x2 took 1.64 ms against 9.09, build/bench_kernels 2 conv), and the stem's by
-// space-to-depth where use_space_to_depth says so.
+// space-to-depth where use_space_to_depth says so; unless a measured choice (below) says ATen.
 torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
 // Whether conv2d takes the matrix product for a map of `in_positions` (H*W) giving
 // `out_positions`, where `taps_used` of the in x out position pairs are joined by a kernel tap.
 bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_used);
+// use_small_conv for m on x, where the product applies (a channels_last CPU input computed in bf16).
+bool small_conv_applies(const torch::nn::Conv2dImpl& m, const torch::Tensor& x);
 // A strided convolution of an input with few channels (the stem) as a stride-1 convolution of
 // its space-to-depth rearrangement (space_to_depth.cpp); use_space_to_depth says where conv2d
 // takes it (measured on the stem, bf16 channels_last). conv2d_space_to_depth takes any square
@@ -53,5 +58,41 @@ torch::Tensor conv2d_space_to_depth(torch::nn::Conv2dImpl& m, const torch::Tenso
 // The matrix product whatever the size (for tests and tools/bench-kernels): a channels_last CPU
 // input, groups 1, zero padding given as numbers; in the autocast dtype when autocast is on.
 torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x);
+
+// Measured choices (conv_choice.cpp). The rules above were set from measurements on one CPU,
+// with AMX; with oneDNN held to AVX-512 (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16, as on a CPU
+// without AMX) the stem by space-to-depth took 1.15-1.28x ATen's time and the product for 3x3
+// s2 from 4x4 1.45x (build/bench_kernels 2 stem|conv). So engine run's plan (runner/plan.cpp)
+// times each convolution a rule sends to one of our kernels against ATen's on the machine, and
+// where ATen's is not slower its choice sends that shape back to ATen.
+enum class ConvKernel { aten, small_conv, space_to_depth };
+const char* kernel_name(ConvKernel k);
+// The kernel the rules send m on x to.
+ConvKernel rule_kernel(const torch::nn::Conv2dImpl& m, const torch::Tensor& x);
+// A convolution as the rules see it: its key in ConvChoices names the kernel, channels,
+// geometry, bias and input map ("space_to_depth 3->64 k7x7 s2x2 p3x3 d1x1 on 64x64"), not the batch.
+struct ConvCase {
+  std::string key;
+  ConvKernel kernel = ConvKernel::aten;
+  torch::nn::Conv2dOptions options{1, 1, 1};
+  std::vector<int64_t> input;  // sizes, with the batch
+  at::ScalarType input_dtype = at::kFloat;
+  bool input_grad = false;
+};
+ConvCase conv_case(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKernel kernel);
+// Key -> the kernel conv2d takes for it ("aten", or the rule's own). Process-wide, like cuDNN's
+// benchmark cache; a key not in it follows the rules. The runner sets it for each run.
+using ConvChoices = std::map<std::string, std::string>;
+void set_conv_choices(ConvChoices choices);
+ConvChoices conv_choices();
+// While one is alive, conv2d lists each distinct case a rule sends to one of our kernels.
+class ConvCaseRecorder {
+ public:
+  ConvCaseRecorder();
+  ~ConvCaseRecorder();
+  ConvCaseRecorder(const ConvCaseRecorder&) = delete;
+  ConvCaseRecorder& operator=(const ConvCaseRecorder&) = delete;
+  std::vector<ConvCase> cases() const;
+};
 
 }  // namespace engine

@@ -161,18 +161,15 @@ bool use_small_conv(int64_t in_positions, int64_t out_positions, int64_t taps_us
   return out_positions <= 4 && 4 * taps_used >= in_positions * out_positions;
 }
 
-torch::Tensor conv2d(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
-  if (use_space_to_depth(m, x)) return conv2d_space_to_depth(m, x);
+bool small_conv_applies(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
   const std::optional<ConvGeometry> g = geometry(m, x);
-  const at::ScalarType dtype = compute_dtype(x);
-  if (!g || dtype != torch::kBFloat16) return m.forward(x);
+  if (!g || compute_dtype(x) != torch::kBFloat16) return false;
   // Counted, not listed: on the stem's 64x64 input the list would have 4M entries.
   int64_t used = 0;
   each_tap(*g, [&](int64_t, int64_t, int64_t) { ++used; });
   // Below 16^3 multiply-adds ATen's bf16 GEMM is not oneDNN's, and sums in bf16.
   const int64_t macs = x.size(0) * g->in_positions() * x.size(1) * g->out_positions() * m.options.out_channels();
-  if (macs <= 16 * 16 * 16 || !use_small_conv(g->in_positions(), g->out_positions(), used)) return m.forward(x);
-  return apply(m, x, *g, dtype);
+  return macs > 16 * 16 * 16 && use_small_conv(g->in_positions(), g->out_positions(), used);
 }
 
 torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x) {

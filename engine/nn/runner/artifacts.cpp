@@ -34,6 +34,7 @@ RunResult summary_start(const Prepared& p, const std::string& config_text) {
   s.threads = p.hw.threads;
   s.precision = p.train.precision;
   s.memory_format = p.hw.channels_last ? "channels_last" : "contiguous";
+  s.conv_kernels = p.conv_kernels;
   s.seed = static_cast<int64_t>(p.train.seed);
   s.engine_version = ENGINE_VERSION;
   s.config_hash = config_hash(config_text);

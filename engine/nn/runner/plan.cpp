@@ -82,6 +82,18 @@ std::string cached_format(const fs::path& file, const std::string& key) {
   return f == "channels_last" || f == "contiguous" ? f : "";
 }
 
+// The convolution kernels a cached plan chose (none in plans cached before they were measured).
+ConvChoices cached_kernels(const fs::path& file, const std::string& key) {
+  ConvChoices choices;
+  Value plans = read_plans(file);
+  const Value* entry = plans.find(key);
+  const Value* kernels = entry && entry->is(Value::Kind::Table) ? entry->find("conv_kernels") : nullptr;
+  if (!kernels || !kernels->is(Value::Kind::Table)) return choices;
+  for (const std::string& shape : kernels->keys())
+    if (const Value* k = kernels->find(shape); k->is(Value::Kind::String)) choices[shape] = k->as_string(shape);
+  return choices;
+}
+
 // Read, add, rewrite whole: two runs racing here lose at most one entry, which is measured again.
 void cache_format(const fs::path& file, const std::string& key, const Value& entry) {
   Value plans = read_plans(file);
@@ -131,6 +143,51 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
     }
 }
 
+// The convolutions a training forward of p's graph sends to our kernels (by the rules alone).
+std::vector<ConvCase> graph_conv_cases(const Prepared& p, const Hardware& hw) {
+  GraphModule model = build_model(p.graph);
+  place_model(*model, hw);
+  model->train();
+  std::vector<int64_t> shape{p.train.batch_size};
+  shape.insert(shape.end(), p.graph.input.begin(), p.graph.input.end());
+  const torch::Tensor images = torch::randn(shape).contiguous(torch::MemoryFormat::ChannelsLast);
+  ConvCaseRecorder recorder;
+  Autocast autocast(hw);
+  model->forward(images);
+  return recorder.cases();
+}
+
+// c's forward (under autocast, as a training step runs it) and backward, in ATen's kernel and
+// in ours, taking turns.
+ConvTiming time_conv_case(const ConvCase& c, const Hardware& hw) {
+  torch::nn::Conv2d conv(c.options);
+  place_model(*conv, hw);
+  const torch::Tensor x = torch::randn(c.input)
+                              .to(c.input_dtype)
+                              .contiguous(torch::MemoryFormat::ChannelsLast)
+                              .requires_grad_(c.input_grad);
+  auto forward = [&](bool ours) {
+    Autocast autocast(hw);
+    if (!ours) return conv->forward(x);
+    return c.kernel == ConvKernel::space_to_depth ? conv2d_space_to_depth(*conv, x) : conv2d_as_matmul(*conv, x);
+  };
+  const torch::Tensor grad = torch::randn_like(forward(false).detach());
+  ConvTiming t{c.key, kernel_name(c.kernel), 0, 0};
+  std::vector<double> ms[2];
+  for (int it = 0; it < kWarmup + kTimed; ++it)
+    for (const bool ours : {false, true}) {
+      conv->zero_grad();
+      if (x.grad().defined()) x.mutable_grad().reset();
+      auto start = std::chrono::steady_clock::now();
+      forward(ours).backward(grad);
+      if (it >= kWarmup)
+        ms[ours].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+  t.aten_ms = *std::min_element(ms[0].begin(), ms[0].end());
+  t.ours_ms = *std::min_element(ms[1].begin(), ms[1].end());
+  return t;
+}
+
 // The format a trained run recorded in summary.toml ("" when none).
 std::string recorded_memory_format(const RunDir& dir) {
   try {
@@ -150,7 +207,13 @@ bool choose_contiguous(double channels_last_ms, double contiguous_ms) {
   return contiguous_ms < (1 - kPlanTieMargin) * channels_last_ms;
 }
 
-bool adopt_recorded_format(std::string& memory_format, const RunDir& dir) {
+bool adopt_recorded_plan(std::string& memory_format, const RunDir& dir) {
+  ConvChoices kernels;
+  try {
+    if (fs::exists(dir / run_file::summary)) kernels = dir.read_result().conv_kernels;
+  } catch (const UserError&) {  // unreadable: as if not recorded
+  }
+  set_conv_choices(kernels);
   if (memory_format != "auto") return false;
   std::string recorded = plan_detail::recorded_memory_format(dir);
   if (recorded.empty()) return false;
@@ -158,13 +221,48 @@ bool adopt_recorded_format(std::string& memory_format, const RunDir& dir) {
   return true;
 }
 
+bool ConvTiming::ours() const { return ours_ms < (1 - kPlanTieMargin) * aten_ms; }
+
+std::vector<ConvTiming> measure_conv_kernels(const Prepared& p, const Hardware& hw) {
+  if (!hw.device.is_cpu() || !hw.channels_last || !hw.bf16 || p.graph.input.size() != 3) return {};
+  torch::manual_seed(0);  // prepare_model seeds again: the real run starts from its own seed
+  const ConvChoices before = conv_choices();
+  set_conv_choices({});  // the rules alone say which convolutions to time
+  std::vector<ConvTiming> timings;
+  for (const ConvCase& c : plan_detail::graph_conv_cases(p, hw)) timings.push_back(plan_detail::time_conv_case(c, hw));
+  set_conv_choices(before);
+  return timings;
+}
+
+ConvChoices conv_choices_of(const std::vector<ConvTiming>& timings) {
+  ConvChoices choices;
+  for (const ConvTiming& t : timings) choices[t.key] = t.ours() ? t.kernel : kernel_name(ConvKernel::aten);
+  return choices;
+}
+
+std::vector<std::string> conv_timing_lines(const std::vector<ConvTiming>& timings) {
+  size_t width = 11;
+  for (const ConvTiming& t : timings) width = std::max(width, t.key.size());
+  std::vector<std::string> lines{
+      fmt::format("  {:<{}}  {:>8}  {:>8}  (ms, forward + backward)", "convolution", width, "ATen", "ours")};
+  for (const ConvTiming& t : timings)
+    lines.push_back(fmt::format("  {:<{}}  {:8.2f}  {:8.2f}  * {}", t.key, width, t.aten_ms, t.ours_ms,
+                                t.ours() ? t.kernel : "aten"));
+  return lines;
+}
+
 void plan_memory_format(Prepared& p, spdlog::logger& log) {
   using namespace plan_detail;
+  set_conv_choices({});  // the rules alone, unless this run's plan says otherwise
+  p.conv_kernels.clear();
   if (p.train.memory_format != "auto" || p.graph.input.size() != 3) return;
-  if (fs::exists(p.dir / run_file::last) && adopt_recorded_format(p.train.memory_format, p.dir)) {
-    log.info("memory format: {}, as the run being resumed recorded", p.train.memory_format);
+  if (fs::exists(p.dir / run_file::last) && adopt_recorded_plan(p.train.memory_format, p.dir)) {
+    p.conv_kernels = conv_choices();
+    log.info("memory format: {}, as the run being resumed recorded{}", p.train.memory_format,
+             p.conv_kernels.empty() ? "" : ", and its convolution kernels");
     return;
   }
+  set_conv_choices({});
   // On the threads the run will have: under `engine study --jobs 2` two children timing on all
   // cores each took 30x as long per step, and cached the plan under the wrong thread count.
   apply_thread_env(p);
@@ -175,12 +273,26 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   const std::string key = plan_key(p, hw);
   if (std::string cached = cached_format(file, key); !cached.empty()) {
     p.train.memory_format = cached;
+    p.conv_kernels = cached_kernels(file, key);
+    set_conv_choices(p.conv_kernels);
     log.info("memory format: {}, as measured before (plan {} in {})", cached, key, file.string());
     return;
   }
 
-  std::vector<Candidate> candidates{{"channels_last", true, {}}, {"contiguous", false, {}}};
   auto start = std::chrono::steady_clock::now();
+  Hardware nhwc = hw;
+  nhwc.channels_last = true;
+  const std::vector<ConvTiming> convs = measure_conv_kernels(p, nhwc);
+  p.conv_kernels = conv_choices_of(convs);
+  set_conv_choices(p.conv_kernels);  // the formats' steps below run with it
+  if (!convs.empty()) {
+    log.info("convolution kernels: {} warm-up + {} timed passes of batch {} per kernel ({:.1f} s)", kWarmup, kTimed,
+             p.train.batch_size, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    for (const std::string& line : conv_timing_lines(convs)) log.info("{}", line);
+  }
+
+  std::vector<Candidate> candidates{{"channels_last", true, {}}, {"contiguous", false, {}}};
+  start = std::chrono::steady_clock::now();
   measure(p, hw, candidates);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const bool contiguous = choose_contiguous(candidates[0].best(), candidates[1].best());
@@ -214,6 +326,9 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   entry.set("threads", Value::of_int(hw.threads));
   entry.set("torch", Value::of_string(TORCH_VERSION));
   for (const Candidate& c : candidates) entry.set(c.name + "_ms", Value::of_float(c.best()));
+  Value kernels = Value::table();
+  for (const auto& [shape, kernel] : p.conv_kernels) kernels.set(shape, Value::of_string(kernel));
+  entry.set("conv_kernels", kernels);
   try {
     cache_format(file, key, entry);
   } catch (const UserError& e) {  // an unwritable cache costs a measurement next time, not the run

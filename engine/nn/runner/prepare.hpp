@@ -2,6 +2,8 @@
 // Step one of run, test and study: a graph file resolved into its config and run directory,
 // then the hardware and model, then the data. The loop and the artifacts start from here.
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -26,10 +28,12 @@ struct Prepared {
   Graph graph;
   TrainConfig train;
   RunDir dir{""};
-  Hardware hw;                          // prepare_model
-  GraphModule model{nullptr};           // prepare_model
-  data::DataConfig dataset;             // prepare_data: [data] with its root resolved
-  data::TinyImageNet data;              // prepare_data
+  Hardware hw;                 // prepare_model
+  GraphModule model{nullptr};  // prepare_model
+  data::DataConfig dataset;    // prepare_data: [data] with its root resolved
+  data::TinyImageNet data;     // prepare_data
+  // The plan (runner/plan.hpp): convolution shape -> the kernel conv2d takes, as measured.
+  std::map<std::string, std::string> conv_kernels;
   dist::ProcessGroup* group = nullptr;  // join_ranks: set when this process is one of several ranks
   bool root() const;                    // rank 0, or the only process: the one that writes files
 };

@@ -17,6 +17,7 @@
 #include "engine/core/info.hpp"
 #include "engine/core/registry.hpp"
 #include "engine/nn/runner/optimizer.hpp"
+#include "engine/nn/runner/plan.hpp"
 #include "engine/nn/runner/prepare.hpp"
 
 namespace engine {
@@ -270,6 +271,10 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   const Hardware hw = setup_hardware(p.train, p.graph.input.size());
   std::vector<std::string> formats{p.train.memory_format};
   if (p.train.memory_format == "auto" && p.graph.input.size() == 3) formats = {"channels_last", "contiguous"};
+  // As engine run's plan: with "auto" our convolution kernels are measured against ATen's first.
+  std::vector<ConvTiming> convs;
+  if (p.train.memory_format == "auto") convs = measure_conv_kernels(p, hw);
+  set_conv_choices(conv_choices_of(convs));
   std::vector<TimeOutcome> outcomes;
   for (const std::string& f : formats) {
     Prepared q = p;
@@ -288,7 +293,14 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
                              "backward per node: time between gradient hooks on consecutive node outputs; in-place "
                              "activations run out of place; GF/s from the validator's MACs (2 FLOPs per MAC forward, "
                              "4 backward)\n\n";
-  r.text = time_table(r, header) + (r.formats.empty() ? "" : format_table(r));
+  std::string kernels;
+  if (!convs.empty()) {
+    kernels =
+        "\nconvolutions a rule sends to one of our kernels (engine/nn/kernels.hpp), timed against ATen's; * the "
+        "kernel all of the above ran:\n";
+    for (const std::string& line : conv_timing_lines(convs)) kernels += line + "\n";
+  }
+  r.text = time_table(r, header) + kernels + (r.formats.empty() ? "" : format_table(r));
   return r;
 }
 
