@@ -82,16 +82,21 @@ std::string cached_format(const fs::path& file, const std::string& key) {
   return f == "channels_last" || f == "contiguous" ? f : "";
 }
 
+// A [conv_kernels] table (of a cached plan or a run's summary) as choices; values that are not
+// strings are left out, so a damaged entry costs a measurement, not the run.
+ConvChoices choices_of(const Value* table) {
+  ConvChoices choices;
+  if (!table || !table->is(Value::Kind::Table)) return choices;
+  for (const std::string& shape : table->keys())
+    if (const Value* k = table->find(shape); k->is(Value::Kind::String)) choices[shape] = k->as_string(shape);
+  return choices;
+}
+
 // The convolution kernels a cached plan chose (none in plans cached before they were measured).
 ConvChoices cached_kernels(const fs::path& file, const std::string& key) {
-  ConvChoices choices;
   Value plans = read_plans(file);
   const Value* entry = plans.find(key);
-  const Value* kernels = entry && entry->is(Value::Kind::Table) ? entry->find("conv_kernels") : nullptr;
-  if (!kernels || !kernels->is(Value::Kind::Table)) return choices;
-  for (const std::string& shape : kernels->keys())
-    if (const Value* k = kernels->find(shape); k->is(Value::Kind::String)) choices[shape] = k->as_string(shape);
-  return choices;
+  return choices_of(entry && entry->is(Value::Kind::Table) ? entry->find("conv_kernels") : nullptr);
 }
 
 // Read, add, rewrite whole: two runs racing here lose at most one entry, which is measured again.
@@ -188,18 +193,24 @@ ConvTiming time_conv_case(const ConvCase& c, const Hardware& hw) {
   return t;
 }
 
-// The format a trained run recorded in summary.toml ("" when none).
-std::string recorded_memory_format(const RunDir& dir) {
+// What a trained run recorded in summary.toml: its format ("" when none) and kernels.
+struct RecordedPlan {
+  std::string memory_format;
+  ConvChoices conv_kernels;
+};
+RecordedPlan recorded_plan(const RunDir& dir) {
+  RecordedPlan r;
   try {
-    if (!fs::exists(dir / run_file::summary)) return "";
+    if (!fs::exists(dir / run_file::summary)) return r;
     Value summary = read_toml(dir / run_file::summary);
     const Value* f = summary.find("memory_format");
     if (f && f->is(Value::Kind::String) &&
         (f->as_string("memory_format") == "channels_last" || f->as_string("memory_format") == "contiguous"))
-      return f->as_string("memory_format");
+      r.memory_format = f->as_string("memory_format");
+    r.conv_kernels = choices_of(summary.find("conv_kernels"));
   } catch (const UserError&) {  // unreadable: as if not recorded
   }
-  return "";
+  return r;
 }
 }  // namespace plan_detail
 
@@ -208,16 +219,10 @@ bool choose_contiguous(double channels_last_ms, double contiguous_ms) {
 }
 
 bool adopt_recorded_plan(std::string& memory_format, const RunDir& dir) {
-  ConvChoices kernels;
-  try {
-    if (fs::exists(dir / run_file::summary)) kernels = dir.read_result().conv_kernels;
-  } catch (const UserError&) {  // unreadable: as if not recorded
-  }
-  set_conv_choices(kernels);
-  if (memory_format != "auto") return false;
-  std::string recorded = plan_detail::recorded_memory_format(dir);
-  if (recorded.empty()) return false;
-  memory_format = recorded;
+  const plan_detail::RecordedPlan recorded = plan_detail::recorded_plan(dir);
+  set_conv_choices(recorded.conv_kernels);
+  if (memory_format != "auto" || recorded.memory_format.empty()) return false;
+  memory_format = recorded.memory_format;
   return true;
 }
 
