@@ -63,8 +63,8 @@ torch::Tensor conv2d_as_matmul(torch::nn::Conv2dImpl& m, const torch::Tensor& x)
 // with AMX; with oneDNN held to AVX-512 (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16, as on a CPU
 // without AMX) the stem by space-to-depth took 1.15-1.28x ATen's time and the product for 3x3
 // s2 from 4x4 1.45x (build/bench_kernels 2 stem|conv). So engine run's plan (runner/plan.cpp)
-// times each convolution a rule sends to one of our kernels against ATen's on the machine, and
-// where ATen's is not slower its choice sends that shape back to ATen.
+// times each convolution a rule sends to one of our kernels against ATen's on the machine and
+// keeps ours only where it is more than kPlanTieMargin faster; elsewhere the shape goes to ATen.
 enum class ConvKernel { aten, small_conv, space_to_depth };
 const char* kernel_name(ConvKernel k);
 // The kernel the rules send m on x to.
