@@ -30,10 +30,10 @@ ConvKernel chosen(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKe
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.choices.empty() && !s.recording) return rule;
-  ConvCase c = conv_case(m, x, rule);
-  const auto same = [&](const ConvCase& r) { return r.key == c.key; };
-  if (s.recording && std::none_of(s.recorded.begin(), s.recorded.end(), same)) s.recorded.push_back(c);
-  auto it = s.choices.find(c.key);
+  const std::string key = conv_key(m, x, rule);
+  const auto same = [&](const ConvCase& r) { return r.key == key; };
+  if (s.recording && std::none_of(s.recorded.begin(), s.recorded.end(), same)) s.recorded.push_back(conv_case(m, x, rule));
+  auto it = s.choices.find(key);
   return it != s.choices.end() && it->second == kernel_name(ConvKernel::aten) ? ConvKernel::aten : rule;
 }
 }  // namespace conv_choice_detail
@@ -56,8 +56,17 @@ ConvKernel rule_kernel(const torch::nn::Conv2dImpl& m, const torch::Tensor& x) {
   return small_conv_applies(m, x) ? ConvKernel::small_conv : ConvKernel::aten;
 }
 
+std::string conv_key(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKernel kernel) {
+  const std::optional<ConvGeometry> g = conv_geometry(m, x.size(2), x.size(3));
+  TORCH_CHECK(g, "conv_key: a convolution neither of our kernels takes");
+  return fmt::format("{} {}->{} k{}x{} s{}x{} p{}x{} d{}x{}{} on {}x{}", kernel_name(kernel), m.options.in_channels(),
+                     m.options.out_channels(), g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw,
+                     m.options.bias() ? " bias" : "", g->H, g->W);
+}
+
 ConvCase conv_case(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKernel kernel) {
   ConvCase c;
+  c.key = conv_key(m, x, kernel);
   c.kernel = kernel;
   const auto& o = m.options;
   c.options = torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
@@ -70,11 +79,6 @@ ConvCase conv_case(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvK
   c.input = x.sizes().vec();
   c.input_dtype = x.scalar_type();
   c.input_grad = x.requires_grad();
-  const std::optional<ConvGeometry> g = conv_geometry(m, x.size(2), x.size(3));
-  TORCH_CHECK(g, "conv_case: a convolution neither of our kernels takes");
-  c.key = fmt::format("{} {}->{} k{}x{} s{}x{} p{}x{} d{}x{}{} on {}x{}", kernel_name(kernel), m.options.in_channels(),
-                      m.options.out_channels(), g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw,
-                      m.options.bias() ? " bias" : "", g->H, g->W);
   return c;
 }
 

@@ -80,6 +80,8 @@ struct ConvCase {
   bool input_grad = false;
 };
 ConvCase conv_case(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKernel kernel);
+// ConvCase::key alone: what conv2d looks up on every forward a rule sends to one of ours.
+std::string conv_key(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKernel kernel);
 // Key -> the kernel conv2d takes for it ("aten", or the rule's own). Process-wide, like cuDNN's
 // benchmark cache; a key not in it follows the rules. The runner sets it for each run.
 using ConvChoices = std::map<std::string, std::string>;

@@ -229,13 +229,11 @@ bool adopt_recorded_plan(std::string& memory_format, const RunDir& dir) {
 bool ConvTiming::ours() const { return ours_ms < (1 - kPlanTieMargin) * aten_ms; }
 
 std::vector<ConvTiming> measure_conv_kernels(const Prepared& p, const Hardware& hw) {
-  if (!hw.device.is_cpu() || !hw.channels_last || !hw.bf16 || p.graph.input.size() != 3) return {};
+  if (!hw.device.is_cpu() || !hw.channels_last || !hw.bf16) return {};  // channels_last: an image input
   torch::manual_seed(0);  // prepare_model seeds again: the real run starts from its own seed
-  const ConvChoices before = conv_choices();
-  set_conv_choices({});  // the rules alone say which convolutions to time
+  set_conv_choices({});   // the rules alone say which convolutions to time
   std::vector<ConvTiming> timings;
   for (const ConvCase& c : plan_detail::graph_conv_cases(p, hw)) timings.push_back(plan_detail::time_conv_case(c, hw));
-  set_conv_choices(before);
   return timings;
 }
 
@@ -285,9 +283,7 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  Hardware nhwc = hw;
-  nhwc.channels_last = true;
-  const std::vector<ConvTiming> convs = measure_conv_kernels(p, nhwc);
+  const std::vector<ConvTiming> convs = measure_conv_kernels(p, hw);  // "auto" is channels_last in hw
   p.conv_kernels = conv_choices_of(convs);
   set_conv_choices(p.conv_kernels);  // the formats' steps below run with it
   if (!convs.empty()) {

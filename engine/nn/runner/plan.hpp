@@ -1,9 +1,9 @@
 #pragma once
 // The execution plan of `engine run`: which memory format [train].memory_format = "auto" means
-// for this graph on this machine, and which convolutions run in our kernels (below). Neither layout wins everywhere in
-// LibTorch 1.13 (oneDNN's NHWC convolutions are faster; some elementwise kernels are slower on channels_last, the worst
-// of them, GELU, is worked around in engine/nn/kernels.hpp), so a few training steps of each are timed and the fastest
-// kept.
+// for this graph on this machine, and which convolutions run in our kernels (below). Neither
+// layout wins everywhere in LibTorch 1.13 (oneDNN's NHWC convolutions are faster; some
+// elementwise kernels are slower on channels_last, the worst of them, GELU, is worked around in
+// engine/nn/kernels.hpp), so a few training steps of each are timed and the fastest kept.
 #include <string>
 #include <vector>
 
@@ -43,7 +43,8 @@ bool adopt_recorded_plan(std::string& memory_format, const RunDir& dir);
 // The plan's other half, measured before the formats' steps (which then run with it): each
 // convolution of the graph that a rule in engine/nn/kernels.hpp sends to one of our kernels,
 // forward + backward at the real batch against ATen's, taking turns (2 warm-up, 4 timed). Only
-// on a CPU in bf16 channels_last, where the rules apply; nothing elsewhere.
+// on a CPU in bf16 channels_last, where the rules apply; nothing elsewhere. Leaves conv2d on the
+// rules alone (no choices set): the caller sets the ones it keeps.
 struct ConvTiming {
   std::string key;                  // ConvCase::key
   std::string kernel;               // ours, as the rules say
