@@ -32,7 +32,8 @@ ConvKernel chosen(const torch::nn::Conv2dImpl& m, const torch::Tensor& x, ConvKe
   if (s.choices.empty() && !s.recording) return rule;
   const std::string key = conv_key(m, x, rule);
   const auto same = [&](const ConvCase& r) { return r.key == key; };
-  if (s.recording && std::none_of(s.recorded.begin(), s.recorded.end(), same)) s.recorded.push_back(conv_case(m, x, rule));
+  if (s.recording && std::none_of(s.recorded.begin(), s.recorded.end(), same))
+    s.recorded.push_back(conv_case(m, x, rule));
   auto it = s.choices.find(key);
   return it != s.choices.end() && it->second == kernel_name(ConvKernel::aten) ? ConvKernel::aten : rule;
 }
