@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "engine/nn/kernels.hpp"
+#include "engine/kernels/kernels.hpp"
 #include "engine/nn/runner/hardware.hpp"
 
 namespace {

@@ -80,6 +80,13 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
         old = std::move(completed);
       } catch (const std::exception&) {  // not valid any more: compared as written
       }
+      // "auto" precision resumes in whatever the run recorded (before it was the default, bf16 was).
+      const Value* now_train = spec.find("train");
+      const Value* now = now_train ? now_train->find("precision") : nullptr;
+      if (Value* train = old.find("train");
+          train && now && now->is(Value::Kind::String) && now->as_string("precision") == "auto")
+        if (const Value* was = train->find("precision"); was && was->is(Value::Kind::String))
+          train->set("precision", *now);
       std::string diff = differences(old, spec);
       if (diff.empty()) return moved;
       EpochsExtension more = epochs_extension(old, spec);

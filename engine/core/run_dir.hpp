@@ -78,6 +78,9 @@ struct RunResult {
   std::string device;
   int threads = 0;
   std::string precision, memory_format;
+  std::string kernels;   // [train].kernels as run: "auto" (ours where chosen) or "aten"
+  std::string cpu_isa;   // oneDNN's instruction set as the run used it ("avx512_core_bf16"; empty on CUDA)
+  std::string loop_isa;  // the build of our kernels' loops it ran ("avx512", "avx2", "baseline"; empty on CUDA)
   // Convolution shape -> the kernel the plan measured fastest for it ([conv_kernels]; empty:
   // the engine's rules alone), so a resume, `engine test` and `engine predict` take the same.
   std::map<std::string, std::string> conv_kernels;

@@ -49,6 +49,9 @@ void for_each_key(R& r, F&& f) {
   f("threads", r.threads, opt);
   f("precision", r.precision, opt);
   f("memory_format", r.memory_format, opt);
+  f("kernels", r.kernels, opt);
+  f("cpu_isa", r.cpu_isa, opt);
+  f("loop_isa", r.loop_isa, opt);
   f("seed", r.seed, opt);
   f("engine_version", r.engine_version, opt);
   f("config_hash", r.config_hash, opt);

@@ -73,8 +73,10 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       field("epochs", &T::epochs, "number of epochs", 1),
       field("batch_size", &T::batch_size, "training batch size", 1),
       field("eval_batch_size", &T::eval_batch_size, "validation/test batch size (no gradients, so larger)", 1),
-      field("precision", &T::precision, "bf16: autocast forward and loss, fp32 weights and optimiser", {},
-            {"fp32", "bf16"}),
+      field("precision", &T::precision,
+            "bf16: autocast forward and loss, fp32 weights and optimiser; auto: bf16 where the hardware computes it "
+            "natively (AMX or AVX512_BF16, CUDA sm80+), else fp32",
+            {}, {"auto", "fp32", "bf16"}),
       field("memory_format", &T::memory_format,
             "auto: the faster on this CPU, timed once per graph (runs/.cache/plans.toml); channels_last on CUDA", {},
             {"auto", "channels_last", "contiguous"}),
@@ -95,6 +97,10 @@ const std::vector<Field<TrainConfig>>& train_fields() {
       field("ema", &T::ema, "decay per step of the weights' moving average, which val and best.pt use (0: off)", 0),
       field("test_tta", &T::test_tta,
             "engine test reports flip TTA (mean logits of image and mirror); both are recorded"),
+      field("kernels", &T::kernels,
+            "auto: the engine's CPU kernels where measured faster (engine/kernels/); aten: LibTorch's alone "
+            "(ENGINE_KERNELS overrides it)",
+            {}, {"auto", "aten"}),
   };
   return fields;
 }

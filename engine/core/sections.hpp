@@ -29,7 +29,7 @@ struct TrainConfig {
   int64_t epochs = 20;
   int64_t batch_size = 128;
   int64_t eval_batch_size = 500;
-  std::string precision = "bf16";
+  std::string precision = "auto";
   std::string memory_format = "auto";
   std::string optimizer = "adam";
   double lr = 1e-3;
@@ -46,6 +46,7 @@ struct TrainConfig {
   int64_t train_probe = 500;
   double ema = 0;
   bool test_tta = false;
+  std::string kernels = "auto";
 };
 
 const std::vector<Field<TrainConfig>>& train_fields();

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "engine/core/graph.hpp"
+#include "engine/kernels/kernels.hpp"
 
 namespace engine {
 
@@ -25,7 +26,8 @@ Built built(Holder m) {
   return Built{m.ptr(), [m](const std::vector<torch::Tensor>& x) mutable { return m->forward(x[0]); }};
 }
 
-using Builder = std::function<Built(const Node& n)>;
+// `k` says whether the step runs our kernels (engine/kernels/) or the module's own forward.
+using Builder = std::function<Built(const Node& n, const KernelSettings& k)>;
 
 // Every leaf op's builder, by op name.
 const std::map<std::string, Builder>& op_builders();

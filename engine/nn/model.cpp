@@ -19,7 +19,7 @@ torch::Tensor ChainImpl::forward(torch::Tensor x) {
   return io[0];
 }
 
-GraphModuleImpl::GraphModuleImpl(const std::vector<Node>& nodes, std::string print_name)
+GraphModuleImpl::GraphModuleImpl(const std::vector<Node>& nodes, std::string print_name, const KernelSettings& kernels)
     : print_name_(std::move(print_name)) {
   std::vector<int> last_read(nodes.size(), -1);
   for (size_t k = 0; k < nodes.size(); ++k) {
@@ -28,7 +28,7 @@ GraphModuleImpl::GraphModuleImpl(const std::vector<Node>& nodes, std::string pri
       if (in >= 0) last_read[in] = static_cast<int>(k);
     if (n.inputs.size() != 1 || n.inputs[0] != static_cast<int>(k) - 1) chain_ = false;
 
-    Built b = build_node(n);
+    Built b = build_node(n, kernels);
     if (b.module && n.def->splice) {
       for (const auto& item : b.module->named_children()) register_module(item.key(), item.value());
     } else if (b.module) {
@@ -40,7 +40,7 @@ GraphModuleImpl::GraphModuleImpl(const std::vector<Node>& nodes, std::string pri
     if (last_read[k] >= 0) steps_[last_read[k]].release.push_back(static_cast<int>(k));
   // The pool reads what the activation read; the activation, now step k + 1, reads the pool.
   // Readers and releases stay as they were: only step k + 1 ever read step k's output.
-  for (size_t k = 0; k + 1 < nodes.size(); ++k)
+  for (size_t k = 0; kernels.ours && k + 1 < nodes.size(); ++k)
     if (pool_runs_first(nodes, k)) std::swap(steps_[k].forward, steps_[k + 1].forward), ++k;
 }
 
@@ -94,15 +94,17 @@ torch::Tensor GraphModuleImpl::forward(torch::Tensor x) {
   return outs.back();
 }
 
-Built build_node(const Node& n) {
+Built build_node(const Node& n, const KernelSettings& kernels) {
   const auto& builders = op_builders();
-  if (auto it = builders.find(n.op); it != builders.end()) return it->second(n);
+  if (auto it = builders.find(n.op); it != builders.end()) return it->second(n, kernels);
   if (!n.children.empty())
-    return built(GraphModule(n.children, n.def->module_name.empty() ? n.op : n.def->module_name));
+    return built(GraphModule(n.children, n.def->module_name.empty() ? n.op : n.def->module_name, kernels));
   throw std::logic_error("op '" + n.op + "' has neither a builder (engine/nn/builders.cpp) nor an expansion");
 }
 
-GraphModule build_model(const Graph& g) { return GraphModule(g.nodes, "GraphModule<" + g.name + ">"); }
+GraphModule build_model(const Graph& g, const KernelSettings& kernels) {
+  return GraphModule(g.nodes, "GraphModule<" + g.name + ">", kernels);
+}
 
 std::string model_text(const torch::nn::Module& m) {
   std::ostringstream ss;

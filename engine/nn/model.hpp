@@ -28,7 +28,7 @@ TORCH_MODULE(Chain);
 // container ("downsample.0" → downsample → 0), so names match torchvision's.
 class GraphModuleImpl : public torch::nn::Module {
  public:
-  GraphModuleImpl(const std::vector<Node>& nodes, std::string print_name);
+  GraphModuleImpl(const std::vector<Node>& nodes, std::string print_name, const KernelSettings& kernels = {});
   torch::Tensor forward(torch::Tensor x);
   void pretty_print(std::ostream& os) const override { os << print_name_; }
 
@@ -46,18 +46,20 @@ class GraphModuleImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GraphModule);
 
-GraphModule build_model(const Graph& g);
+// With `kernels` as [train].kernels and the plan's measured choices say (default: ours, by the rules).
+GraphModule build_model(const Graph& g, const KernelSettings& kernels = {});
 
 // An exact rewrite of the execution order (the printed model, parameter names and state_dict
 // keep the written order): a non-decreasing activation (relu, leaky_relu, elu) whose output
 // only a max-pool reads runs after the pool instead, on a quarter of the elements in ResNet's
 // stem, since max(f(x)) = f(max(x)). The gradient reaches the same element (for ReLU bit for
 // bit; for the others unless rounding makes two inputs' activations equal). GELU dips below
-// zero, so it is not moved. True when nodes[k] and nodes[k + 1] are such a pair.
+// zero, so it is not moved. True when nodes[k] and nodes[k + 1] are such a pair. Only with
+// our kernels: kernels = "aten" runs the graph as written.
 bool pool_runs_first(const std::vector<Node>& nodes, size_t k);
 
 // A leaf through its builder (builders.cpp); a composite as a GraphModule of its expansion.
-Built build_node(const Node& n);
+Built build_node(const Node& n, const KernelSettings& kernels = {});
 
 // print(model) as text.
 std::string model_text(const torch::nn::Module& m);

@@ -1,5 +1,7 @@
 #include "engine/nn/runner/artifacts.hpp"
 
+#include "engine/kernels/vector_loops.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include "engine/core/draw.hpp"
@@ -35,6 +37,9 @@ RunResult summary_start(const Prepared& p, const std::string& config_text) {
   s.precision = p.train.precision;
   s.memory_format = p.hw.channels_last ? "channels_last" : "contiguous";
   s.conv_kernels = p.conv_kernels;
+  s.kernels = p.train.kernels;
+  s.cpu_isa = p.hw.device.is_cpu() ? cpu_isa() : "";
+  s.loop_isa = p.hw.device.is_cpu() ? vec::loop_isa_name(vec::loop_isa()) : "";
   s.seed = static_cast<int64_t>(p.train.seed);
   s.engine_version = ENGINE_VERSION;
   s.config_hash = config_hash(config_text);

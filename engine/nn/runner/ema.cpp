@@ -17,8 +17,8 @@ void copy_ema_state(torch::nn::Module& from, torch::nn::Module& to) {
 }
 }  // namespace
 
-Ema::Ema(const Graph& graph, GraphModule source, double decay, const Hardware& hw)
-    : source_(std::move(source)), model_(build_model(graph)), decay_(decay) {
+Ema::Ema(const Graph& graph, GraphModule source, double decay, const Hardware& hw, const KernelSettings& kernels)
+    : source_(std::move(source)), model_(build_model(graph, kernels)), decay_(decay) {
   place_model(*model_, hw);
   for (auto& p : model_->parameters()) p.set_requires_grad(false);
   copy_ema_state(*source_, *model_);
@@ -46,7 +46,7 @@ std::unique_ptr<Ema> make_ema(const Prepared& p) {
   if (!(decay > 0 && decay < 1))
     throw UserError("[train].ema = " + std::to_string(decay) +
                     ": the decay must be in (0, 1), e.g. 0.99 (0 turns the moving average off)");
-  return std::make_unique<Ema>(p.graph, p.model, decay, p.hw);
+  return std::make_unique<Ema>(p.graph, p.model, decay, p.hw, p.kernels());
 }
 
 }  // namespace engine

@@ -17,7 +17,7 @@ struct Prepared;
 class Ema {
  public:
   // A copy of `source` (same graph, device and layout) that starts as its current weights.
-  Ema(const Graph& graph, GraphModule source, double decay, const Hardware& hw);
+  Ema(const Graph& graph, GraphModule source, double decay, const Hardware& hw, const KernelSettings& kernels = {});
 
   // ema += w * (weights - ema) for parameters and floating-point buffers (BatchNorm's running
   // statistics are averaged like the weights, as torchvision's EMA with use_buffers does; its

@@ -25,6 +25,24 @@ struct Hardware {
 // 2 conv with and without ENGINE_MALLOC=system). ENGINE_MALLOC=system leaves glibc as it is.
 void tune_allocator();
 
+// The instruction set oneDNN computes with in this process: the CPU's best ("avx512_core_amx",
+// "avx512_core_bf16", "avx512_core", "avx2", "sse41"), capped by ONEDNN_MAX_CPU_ISA (or
+// DNNL_MAX_CPU_ISA) as oneDNN caps itself.
+std::string cpu_isa();
+
+// How the device computes bf16. native: AMX or AVX512_BF16 on a CPU, sm80+ on CUDA. emulated:
+// AVX-512 without BF16, where oneDNN converts (about 1.8x fp32's time). none: no AVX-512,
+// where oneDNN has no bf16 convolution at all (a bf16 step dies inside it), or an older GPU.
+enum class Bf16 { native, emulated, none };
+Bf16 bf16_support(const std::string& device);
+const char* bf16_name(Bf16 b);
+
+// [train].precision as it will run: "auto" becomes bf16 where native, else fp32; an explicit
+// bf16 warns where it is emulated and is a UserError where it cannot run. `device` is
+// [train].device ("auto", "cpu", "cuda"). With `announce`, logs the choice and the warning
+// through spdlog's default logger.
+std::string resolve_precision(const std::string& precision, const std::string& device, bool announce = true);
+
 // Resolves train.device/threads/precision/memory_format for a graph whose examples have
 // `input_rank` dimensions (channels_last needs images). Sets the torch thread count and
 // tune_allocator.

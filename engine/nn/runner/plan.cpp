@@ -7,7 +7,6 @@
 #include <torch/version.h>
 
 #include "engine/core/files.hpp"
-#include "engine/nn/kernels.hpp"
 #include "engine/nn/runner/optimizer.hpp"
 
 namespace engine {
@@ -54,8 +53,9 @@ std::string plan_key(const Prepared& p, const Hardware& hw) {
   std::string text = to_toml(model) + "\nclasses=" + std::to_string(p.graph.num_classes) +
                      "\nbatch=" + std::to_string(p.train.batch_size) + "\nprecision=" + p.train.precision +
                      "\noptimizer=" + p.train.optimizer + "\ncpu=" + machine_model(hw) +
+                     "\nisa=" + (hw.device.is_cuda() ? std::string("cuda") : cpu_isa()) +
                      "\nthreads=" + std::to_string(hw.threads) + "\ntorch=" + TORCH_VERSION +
-                     "\nkernels=" + std::to_string(kKernelsVersion);
+                     "\nkernels=" + p.train.kernels + " " + std::to_string(kKernelsVersion);
   return hex64(hash_string(text));
 }
 
@@ -129,7 +129,7 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
     Setup s;
     s.hw = hw;
     s.hw.channels_last = c.channels_last;
-    s.model = build_model(p.graph);
+    s.model = build_model(p.graph, p.kernels());
     place_model(*s.model, s.hw);
     s.model->train();
     s.opt = make_optimizer(p.train, s.model->parameters());
@@ -150,52 +150,23 @@ void measure(const Prepared& p, Hardware hw, std::vector<Candidate>& candidates)
 
 // The convolutions a training forward of p's graph sends to our kernels (by the rules alone).
 std::vector<ConvCase> graph_conv_cases(const Prepared& p, const Hardware& hw) {
-  GraphModule model = build_model(p.graph);
+  KernelSettings listing;
+  listing.record = std::make_shared<ConvCaseLog>();
+  GraphModule model = build_model(p.graph, listing);
   place_model(*model, hw);
   model->train();
   std::vector<int64_t> shape{p.train.batch_size};
   shape.insert(shape.end(), p.graph.input.begin(), p.graph.input.end());
   const torch::Tensor images = torch::randn(shape).contiguous(torch::MemoryFormat::ChannelsLast);
-  ConvCaseRecorder recorder;
   Autocast autocast(hw);
   model->forward(images);
-  return recorder.cases();
+  return listing.record->cases();
 }
 
-// c's forward (under autocast, as a training step runs it) and backward, in ATen's kernel and
-// in ours, taking turns.
-ConvTiming time_conv_case(const ConvCase& c, const Hardware& hw) {
-  torch::nn::Conv2d conv(c.options);
-  place_model(*conv, hw);
-  const torch::Tensor x = torch::randn(c.input)
-                              .to(c.input_dtype)
-                              .contiguous(torch::MemoryFormat::ChannelsLast)
-                              .requires_grad_(c.input_grad);
-  auto forward = [&](bool ours) {
-    Autocast autocast(hw);
-    if (!ours) return conv->forward(x);
-    return c.kernel == ConvKernel::space_to_depth ? conv2d_space_to_depth(*conv, x) : conv2d_as_matmul(*conv, x);
-  };
-  const torch::Tensor grad = torch::randn_like(forward(false).detach());
-  ConvTiming t{c.key, kernel_name(c.kernel), 0, 0};
-  std::vector<double> ms[2];
-  for (int it = 0; it < kWarmup + kTimed; ++it)
-    for (const bool ours : {false, true}) {
-      conv->zero_grad();
-      if (x.grad().defined()) x.mutable_grad().reset();
-      auto start = std::chrono::steady_clock::now();
-      forward(ours).backward(grad);
-      if (it >= kWarmup)
-        ms[ours].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    }
-  t.aten_ms = *std::min_element(ms[0].begin(), ms[0].end());
-  t.ours_ms = *std::min_element(ms[1].begin(), ms[1].end());
-  return t;
-}
-
-// What a trained run recorded in summary.toml: its format ("" when none) and kernels.
+// What a trained run recorded in summary.toml: its format, precision and kernels setting ("" when
+// none) and its convolution choices.
 struct RecordedPlan {
-  std::string memory_format;
+  std::string memory_format, precision, kernels;
   ConvChoices conv_kernels;
 };
 RecordedPlan recorded_plan(const RunDir& dir) {
@@ -207,6 +178,8 @@ RecordedPlan recorded_plan(const RunDir& dir) {
     if (f && f->is(Value::Kind::String) &&
         (f->as_string("memory_format") == "channels_last" || f->as_string("memory_format") == "contiguous"))
       r.memory_format = f->as_string("memory_format");
+    for (auto [key, into] : {std::pair{"precision", &r.precision}, std::pair{"kernels", &r.kernels}})
+      if (const Value* v = summary.find(key); v && v->is(Value::Kind::String)) *into = v->as_string(key);
     r.conv_kernels = choices_of(summary.find("conv_kernels"));
   } catch (const UserError&) {  // unreadable: as if not recorded
   }
@@ -218,54 +191,36 @@ bool choose_contiguous(double channels_last_ms, double contiguous_ms) {
   return contiguous_ms < (1 - kPlanTieMargin) * channels_last_ms;
 }
 
-bool adopt_recorded_plan(std::string& memory_format, const RunDir& dir) {
+bool adopt_recorded_plan(TrainConfig& t, ConvChoices& conv_kernels, const RunDir& dir) {
   const plan_detail::RecordedPlan recorded = plan_detail::recorded_plan(dir);
-  set_conv_choices(recorded.conv_kernels);
-  if (memory_format != "auto" || recorded.memory_format.empty()) return false;
-  memory_format = recorded.memory_format;
+  conv_kernels = recorded.conv_kernels;
+  if (recorded.kernels == "auto" || recorded.kernels == "aten") t.kernels = recorded.kernels;
+  if (t.precision == "auto" && (recorded.precision == "bf16" || recorded.precision == "fp32"))
+    t.precision = recorded.precision;
+  if (t.memory_format != "auto" || recorded.memory_format.empty()) return false;
+  t.memory_format = recorded.memory_format;
   return true;
 }
 
-bool ConvTiming::ours() const { return ours_ms < (1 - kPlanTieMargin) * aten_ms; }
-
 std::vector<ConvTiming> measure_conv_kernels(const Prepared& p, const Hardware& hw) {
-  if (!hw.device.is_cpu() || !hw.channels_last || !hw.bf16) return {};  // channels_last: an image input
+  if (!hw.device.is_cpu() || !hw.channels_last || !hw.bf16 || p.train.kernels != "auto") return {};
   torch::manual_seed(0);  // prepare_model seeds again: the real run starts from its own seed
-  set_conv_choices({});   // the rules alone say which convolutions to time
   std::vector<ConvTiming> timings;
-  for (const ConvCase& c : plan_detail::graph_conv_cases(p, hw)) timings.push_back(plan_detail::time_conv_case(c, hw));
+  for (const ConvCase& c : plan_detail::graph_conv_cases(p, hw))
+    timings.push_back(time_conv_case(c, plan_detail::kWarmup, plan_detail::kTimed));
   return timings;
-}
-
-ConvChoices conv_choices_of(const std::vector<ConvTiming>& timings) {
-  ConvChoices choices;
-  for (const ConvTiming& t : timings) choices[t.key] = t.ours() ? t.kernel : kernel_name(ConvKernel::aten);
-  return choices;
-}
-
-std::vector<std::string> conv_timing_lines(const std::vector<ConvTiming>& timings) {
-  size_t width = 11;
-  for (const ConvTiming& t : timings) width = std::max(width, t.key.size());
-  std::vector<std::string> lines{
-      fmt::format("  {:<{}}  {:>8}  {:>8}  (ms, forward + backward)", "convolution", width, "ATen", "ours")};
-  for (const ConvTiming& t : timings)
-    lines.push_back(fmt::format("  {:<{}}  {:8.2f}  {:8.2f}  * {}", t.key, width, t.aten_ms, t.ours_ms,
-                                t.ours() ? t.kernel : "aten"));
-  return lines;
 }
 
 void plan_memory_format(Prepared& p, spdlog::logger& log) {
   using namespace plan_detail;
-  set_conv_choices({});  // the rules alone, unless this run's plan says otherwise
-  p.conv_kernels.clear();
+  p.conv_kernels.clear();  // the rules alone, unless this run's plan says otherwise
   if (p.train.memory_format != "auto" || p.graph.input.size() != 3) return;
-  if (fs::exists(p.dir / run_file::last) && adopt_recorded_plan(p.train.memory_format, p.dir)) {
-    p.conv_kernels = conv_choices();
+  if (fs::exists(p.dir / run_file::last) && adopt_recorded_plan(p.train, p.conv_kernels, p.dir)) {
     log.info("memory format: {}, as the run being resumed recorded{}", p.train.memory_format,
              p.conv_kernels.empty() ? "" : ", and its convolution kernels");
     return;
   }
-  set_conv_choices({});
+  p.conv_kernels.clear();
   // On the threads the run will have: under `engine study --jobs 2` two children timing on all
   // cores each took 30x as long per step, and cached the plan under the wrong thread count.
   apply_thread_env(p);
@@ -277,15 +232,13 @@ void plan_memory_format(Prepared& p, spdlog::logger& log) {
   if (std::string cached = cached_format(file, key); !cached.empty()) {
     p.train.memory_format = cached;
     p.conv_kernels = cached_kernels(file, key);
-    set_conv_choices(p.conv_kernels);
     log.info("memory format: {}, as measured before (plan {} in {})", cached, key, file.string());
     return;
   }
 
   auto start = std::chrono::steady_clock::now();
   const std::vector<ConvTiming> convs = measure_conv_kernels(p, hw);  // "auto" is channels_last in hw
-  p.conv_kernels = conv_choices_of(convs);
-  set_conv_choices(p.conv_kernels);  // the formats' steps below run with it
+  p.conv_kernels = conv_choices_of(convs);                            // the formats' steps below run with it
   if (!convs.empty()) {
     log.info("convolution kernels: {} warm-up + {} timed passes of batch {} per kernel ({:.1f} s)", kWarmup, kTimed,
              p.train.batch_size, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

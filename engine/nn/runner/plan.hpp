@@ -3,19 +3,19 @@
 // for this graph on this machine, and which convolutions run in our kernels (below). Neither
 // layout wins everywhere in LibTorch 1.13 (oneDNN's NHWC convolutions are faster; some
 // elementwise kernels are slower on channels_last, the worst of them, GELU, is worked around in
-// engine/nn/kernels.hpp), so a few training steps of each are timed and the fastest kept.
+// engine/kernels/kernels.hpp), so a few training steps of each are timed and the fastest kept.
 #include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
-#include "engine/nn/kernels.hpp"
+#include "engine/kernels/choose.hpp"
 #include "engine/nn/runner/prepare.hpp"
 
 namespace engine {
 
 // Before prepare_model: replaces "auto" in p.train.memory_format by the chosen format, and sets
-// p.conv_kernels (and conv2d's choices) to the measured convolution kernels (below), from
+// p.conv_kernels to the measured convolution kernels (below), from
 //  - the run being resumed (its summary.toml records the format and kernels it trained with: a
 //    resume stays exact),
 //  - else <runs>/.cache/plans.toml, keyed by graph, batch, precision, CPU or GPU model, threads
@@ -35,25 +35,16 @@ void plan_memory_format(Prepared& p, spdlog::logger& log);
 inline constexpr double kPlanTieMargin = 0.05;
 bool choose_contiguous(double channels_last_ms, double contiguous_ms);
 
-// "auto" becomes the format `dir`'s run recorded, so evaluating, predicting or resuming runs in
-// the layout it trained in; true when it did. Any other value, or no record, is left as it is.
-// The convolution kernels it recorded are set too (none recorded: the rules alone).
-bool adopt_recorded_plan(std::string& memory_format, const RunDir& dir);
+// What `dir`'s run recorded (summary.toml) replaces "auto" in t: its memory format and
+// precision, so evaluating, predicting or resuming runs as it trained; its kernels setting and
+// convolution choices are taken whatever t says (a run resumes with the kernels it began with).
+// True when it recorded a memory format.
+bool adopt_recorded_plan(TrainConfig& t, ConvChoices& conv_kernels, const RunDir& dir);
 
 // The plan's other half, measured before the formats' steps (which then run with it): each
-// convolution of the graph that a rule in engine/nn/kernels.hpp sends to one of our kernels,
-// forward + backward at the real batch against ATen's, taking turns (2 warm-up, 4 timed). Only
-// on a CPU in bf16 channels_last, where the rules apply; nothing elsewhere. Leaves conv2d on the
-// rules alone (no choices set): the caller sets the ones it keeps.
-struct ConvTiming {
-  std::string key;                  // ConvCase::key
-  std::string kernel;               // ours, as the rules say
-  double aten_ms = 0, ours_ms = 0;  // the fastest pass of each
-  bool ours() const;                // our kernel only when faster by more than kPlanTieMargin
-};
+// convolution of the graph that a rule in engine/kernels/kernels.hpp sends to one of our kernels,
+// timed against ATen's (engine/kernels/choose.hpp). Only on a CPU in bf16 channels_last with
+// kernels = "auto", where the rules apply; nothing elsewhere.
 std::vector<ConvTiming> measure_conv_kernels(const Prepared& p, const Hardware& hw);
-ConvChoices conv_choices_of(const std::vector<ConvTiming>& timings);
-// One line per convolution (for the log and engine time).
-std::vector<std::string> conv_timing_lines(const std::vector<ConvTiming>& timings);
 
 }  // namespace engine

@@ -26,6 +26,52 @@ Prepared resolve(const fs::path& graph_file, const RunInputs& in) {
 
 bool Prepared::root() const { return !group || group->root(); }
 
+KernelSettings Prepared::kernels() const {
+  KernelSettings k;
+  k.ours = train.kernels != "aten";
+  k.conv = conv_kernels;
+  return k;
+}
+
+namespace {
+// A string under [section].key of a TOML file in the run directory; "" when absent or unreadable.
+std::string recorded_string(const fs::path& file, const char* section, const char* key) {
+  try {
+    if (!fs::exists(file)) return "";
+    Value root = read_toml(file);
+    const Value* table = section ? root.find(section) : &root;
+    const Value* v = table && table->is(Value::Kind::Table) ? table->find(key) : nullptr;
+    return v && v->is(Value::Kind::String) ? v->as_string(key) : "";
+  } catch (const UserError&) {
+    return "";
+  }
+}
+}  // namespace
+
+void resolve_run_settings(Prepared& p, bool fresh) {
+  const bool resuming = !fresh && fs::exists(p.dir / run_file::last);
+  std::string precision = p.train.precision;
+  if (precision == "auto" && resuming) {
+    const std::string ran = recorded_string(p.dir / run_file::summary, nullptr, "precision");
+    if (ran == "bf16" || ran == "fp32") {
+      precision = ran;
+      spdlog::info("precision: {}, as the run being resumed trained", ran);
+    }
+  }
+  p.train.precision = resolve_precision(precision, p.train.device);
+
+  try {
+    p.train.kernels = effective_kernels(p.train.kernels);
+  } catch (const std::invalid_argument& e) {
+    throw UserError(e.what());
+  }
+  const std::string ran = resuming ? recorded_string(p.dir / run_file::summary, nullptr, "kernels") : "";
+  if ((ran == "auto" || ran == "aten") && ran != p.train.kernels) {
+    spdlog::warn("kernels: {}, as the run being resumed trained (not {}): a resume stays exact", ran, p.train.kernels);
+    p.train.kernels = ran;
+  }
+}
+
 void join_ranks(Prepared& p) { p.group = dist::group_from_env(p.train.device != "cpu" && torch::cuda::is_available()); }
 
 namespace {
@@ -56,7 +102,7 @@ void prepare_model(Prepared& p) {
     p.hw.device =
         torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(p.group->local_rank() % torch::cuda::device_count()));
   torch::manual_seed(p.train.seed);  // initial weights
-  p.model = build_model(p.graph);
+  p.model = build_model(p.graph, p.kernels());
   place_model(*p.model, p.hw);
   if (!p.group) return;
   dist::broadcast_state(*p.group, *p.model);

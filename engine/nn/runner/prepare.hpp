@@ -36,7 +36,14 @@ struct Prepared {
   std::map<std::string, std::string> conv_kernels;
   dist::ProcessGroup* group = nullptr;  // join_ranks: set when this process is one of several ranks
   bool root() const;                    // rank 0, or the only process: the one that writes files
+  KernelSettings kernels() const;       // [train].kernels with the plan's choices
 };
+
+// [train].precision and kernels as this run takes them (p.train; config.toml keeps what the graph
+// says, summary.toml records these). "auto" precision becomes bf16 or fp32 (resolve_precision),
+// or what the run being resumed trained in; ENGINE_KERNELS overrides [train].kernels, and a
+// resumed run keeps the kernels it recorded. `fresh`: the directory's old run is not resumed.
+void resolve_run_settings(Prepared& p, bool fresh);
 
 // Joins the process group when a launcher started this process as a rank (engine/nn/dist/).
 void join_ranks(Prepared& p);

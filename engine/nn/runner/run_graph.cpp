@@ -95,8 +95,8 @@ bool train(Prepared& p, torch::optim::Optimizer& opt, Ema* ema, CheckpointInfo& 
   data::BatchLoader train_batches = train_loader(p), val_batches = eval_loader(p, p.data.val);
   const TrainConfig& t = p.train;
   log.info("{}: {} params, {} on {}, {}, {} epochs{}", p.graph.name, commas(p.graph.params), t.optimizer, p.hw.name,
-           t.precision + (p.hw.channels_last ? " channels_last" : ""), t.epochs,
-           state.epoch ? " (resuming after epoch " + std::to_string(state.epoch) + ")" : "");
+           t.precision + (p.hw.channels_last ? " channels_last" : "") + (t.kernels == "aten" ? ", kernels aten" : ""),
+           t.epochs, state.epoch ? " (resuming after epoch " + std::to_string(state.epoch) + ")" : "");
   if (p.group) log.info("{}", dist::batch_line(*p.group, t));
   InterruptScope interrupts;
   Trainer trainer(p.model, opt, train_batches, val_batches, t, p.hw, p.group);
@@ -132,7 +132,8 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   auto log = p.root() ? start_log(p.dir) : dist::rank_logger(*p.group);
   if (!moved.empty()) log->info("--fresh: the previous run was moved to {}", moved);
 
-  plan_memory_format(p, *log);  // "auto": the recorded, cached or measured format
+  resolve_run_settings(p, o.fresh);  // precision and kernels, logged
+  plan_memory_format(p, *log);       // "auto": the recorded, cached or measured format
   prepare_model(p);
   auto opt = make_optimizer(p.train, p.model->parameters());
   std::unique_ptr<Ema> ema = make_ema(p);  // null when [train].ema is 0

@@ -89,7 +89,7 @@ TestOutcome test_graph(const fs::path& graph_file, const TestOptions& o) {
   std::optional<RunLock> lock;  // no training may replace best.pt or test/ meanwhile; rank 0 holds it for all
   dist::on_root(p.group, "locking " + p.dir.path().string(), [&] { lock.emplace(p.dir.path()); });
   // "auto": evaluate in the format the run trained in, as its val figures were computed.
-  adopt_recorded_plan(p.train.memory_format, p.dir);
+  adopt_recorded_plan(p.train, p.conv_kernels, p.dir);
   prepare_model(p);
   CheckpointInfo info = load_checkpoint(best, *p.model);
   prepare_data(p, o, data::TestSplit::Load);

@@ -34,7 +34,8 @@ struct Leaf {
 };
 
 // The leaves of `nodes`, composites expanded; returns the leaf whose output is the last node's.
-int flatten(const std::vector<Node>& nodes, const std::string& prefix, int input, std::vector<Leaf>& out) {
+int flatten(const std::vector<Node>& nodes, const std::string& prefix, int input, const KernelSettings& kernels,
+            std::vector<Leaf>& out) {
   std::vector<int> at(nodes.size(), -1);
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Node& n = nodes[k];
@@ -43,14 +44,15 @@ int flatten(const std::vector<Node>& nodes, const std::string& prefix, int input
     // Names as the built model's modules: a spliced composite (resnet_stages) adds no level.
     std::string path = n.def->splice ? prefix : prefix.empty() ? n.name : prefix + "." + n.name;
     if (!n.children.empty() && !op_builders().count(n.op)) {
-      at[k] = flatten(n.children, path, ins.at(0), out);
+      at[k] = flatten(n.children, path, ins.at(0), kernels, out);
       continue;
     }
     Node leaf = n;
     leaf.input_shared = true;  // no in-place op: every node keeps an output to hook
-    out.push_back(Leaf{path, n.op, shape_str(n.out), n.macs, ins, build_node(leaf)});
+    out.push_back(Leaf{path, n.op, shape_str(n.out), n.macs, ins, build_node(leaf, kernels)});
     at[k] = static_cast<int>(out.size()) - 1;
-    if (k > 0 && pool_runs_first(nodes, k - 1)) {  // in the model's order: the pool, then the activation
+    if (k > 0 && kernels.ours &&
+        pool_runs_first(nodes, k - 1)) {  // in the model's order: the pool, then the activation
       const int a = at[k] - 1;
       Leaf act = out[a], pool = out[a + 1];
       pool.inputs = act.inputs, act.inputs = {a}, act.shape = pool.shape;
@@ -134,7 +136,7 @@ TimeOutcome time_format(Prepared& p, const TimeOptions& o) {
 
   // Per node: the leaves, held by one module so that they are placed like the model.
   std::vector<Leaf> leaves;
-  flatten(p.graph.nodes, "", -1, leaves);
+  flatten(p.graph.nodes, "", -1, p.kernels(), leaves);
   torch::nn::Module holder;
   for (size_t k = 0; k < leaves.size(); ++k)
     if (leaves[k].built.module) holder.register_module("n" + std::to_string(k), leaves[k].built.module);
@@ -267,6 +269,7 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   Prepared p = resolve(graph_file, o);
   if (!o.device.empty()) p.train.device = o.device;
   if (o.batch > 0) p.train.batch_size = o.batch;
+  resolve_run_settings(p, true);
   // "auto" is a choice engine run measures (runner/plan.cpp): show both sides of it.
   const Hardware hw = setup_hardware(p.train, p.graph.input.size());
   std::vector<std::string> formats{p.train.memory_format};
@@ -274,7 +277,7 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   // As engine run's plan: with "auto" our convolution kernels are measured against ATen's first.
   std::vector<ConvTiming> convs;
   if (p.train.memory_format == "auto") convs = measure_conv_kernels(p, hw);
-  set_conv_choices(conv_choices_of(convs));
+  p.conv_kernels = conv_choices_of(convs);
   std::vector<TimeOutcome> outcomes;
   for (const std::string& f : formats) {
     Prepared q = p;
@@ -296,7 +299,7 @@ TimeOutcome time_graph(const std::filesystem::path& graph_file, const TimeOption
   std::string kernels;
   if (!convs.empty()) {
     kernels =
-        "\nconvolutions a rule sends to one of our kernels (engine/nn/kernels.hpp), timed against ATen's; * the "
+        "\nconvolutions a rule sends to one of our kernels (engine/kernels/kernels.hpp), timed against ATen's; * the "
         "kernel all of the above ran:\n";
     for (const std::string& line : conv_timing_lines(convs)) kernels += line + "\n";
   }

@@ -56,9 +56,10 @@ PredictSummary predict_images(const std::string& run_or_graph, const std::vector
     throw UserError("engine predict feeds RGB images, but " + run.graph.name + " takes " + shape_str(input));
   TrainConfig t = train_config(run.spec);
   // "auto" predicts in the format the run measured and trained with, as `engine test` evaluates.
-  adopt_recorded_plan(t.memory_format, RunDir(run.dir));
+  ConvChoices conv_kernels;
+  adopt_recorded_plan(t, conv_kernels, RunDir(run.dir));
   Hardware hw = setup_hardware(t, input.size());
-  GraphModule model = build_model(run.graph);
+  GraphModule model = build_model(run.graph, KernelSettings{t.kernels != "aten", conv_kernels, nullptr});
   place_model(*model, hw);
   CheckpointInfo info = load_checkpoint(run.dir / "best.pt", *model);
   model->eval();

@@ -7,8 +7,8 @@
 
 #include <limits>
 
-#include "engine/nn/kernels.hpp"
-#include "engine/nn/vector_loops.hpp"
+#include "engine/kernels/kernels.hpp"
+#include "engine/kernels/vector_loops.hpp"
 
 namespace engine {
 
@@ -42,8 +42,8 @@ inline uint8_t offset(const Window& w, int64_t ho, int64_t wo, int64_t h, int64_
 // Output row ho of one image: its maxima and, per value, the window offset they came from.
 // NaN wins, as in ATen; ties go to the first in window order.
 template <class T>
-ENGINE_CLONES void pool_row(const T* __restrict x, T* __restrict y, uint8_t* __restrict arg, float* __restrict best,
-                            const Window& w, int64_t ho, int64_t C) {
+ENGINE_LOOP_BODY void pool_row_body(const T* __restrict x, T* __restrict y, uint8_t* __restrict arg,
+                                    float* __restrict best, const Window& w, int64_t ho, int64_t C) {
   for (int64_t wo = 0; wo < w.Wo; ++wo) {
     const Span s = span(w, ho, wo);
     uint8_t* __restrict a = arg + wo * C;
@@ -63,11 +63,12 @@ ENGINE_CLONES void pool_row(const T* __restrict x, T* __restrict y, uint8_t* __r
     for (int64_t c = 0; c < C; ++c) y[wo * C + c] = narrow<T>(best[c]);
   }
 }
+ENGINE_VECTOR_LOOP(pool_row)
 
 // One image's input gradient: each output value's gradient to where its maximum came from.
 template <class T>
-ENGINE_CLONES void route_image(const T* __restrict g, const uint8_t* __restrict arg, float* __restrict acc,
-                               T* __restrict dx, const Window& w, int64_t C) {
+ENGINE_LOOP_BODY void route_image_body(const T* __restrict g, const uint8_t* __restrict arg, float* __restrict acc,
+                                       T* __restrict dx, const Window& w, int64_t C) {
   for (int64_t i = 0; i < w.H * w.W * C; ++i) acc[i] = 0.f;
   for (int64_t ho = 0; ho < w.Ho; ++ho)
     for (int64_t wo = 0; wo < w.Wo; ++wo) {
@@ -83,6 +84,7 @@ ENGINE_CLONES void route_image(const T* __restrict g, const uint8_t* __restrict 
     }
   for (int64_t i = 0; i < w.H * w.W * C; ++i) dx[i] = narrow<T>(acc[i]);
 }
+ENGINE_VECTOR_LOOP(route_image)
 
 template <class T>
 void forward_impl(const T* x, T* y, uint8_t* arg, int64_t N, int64_t C, const Window& w) {

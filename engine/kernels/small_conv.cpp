@@ -7,9 +7,9 @@
 // only small maps with few of them come here (use_small_conv).
 #include <ATen/Parallel.h>
 
-#include "engine/nn/conv_geometry.hpp"
-#include "engine/nn/kernels.hpp"
-#include "engine/nn/vector_loops.hpp"
+#include "engine/kernels/conv_geometry.hpp"
+#include "engine/kernels/kernels.hpp"
+#include "engine/kernels/vector_loops.hpp"
 
 namespace engine {
 
@@ -40,14 +40,16 @@ std::vector<int64_t> taps(const ConvGeometry& g) {
 }
 
 template <class T>
-ENGINE_CLONES void narrow_row(const float* __restrict src, T* __restrict dst, int64_t n) {
+ENGINE_LOOP_BODY void narrow_row_body(const float* __restrict src, T* __restrict dst, int64_t n) {
   for (int64_t k = 0; k < n; ++k) dst[k] = narrow<T>(src[k]);
 }
+ENGINE_VECTOR_LOOP(narrow_row)
 
 template <class T>
-ENGINE_CLONES void add_row(const T* __restrict src, float* __restrict dst, int64_t n) {
+ENGINE_LOOP_BODY void add_row_body(const T* __restrict src, float* __restrict dst, int64_t n) {
   for (int64_t k = 0; k < n; ++k) dst[k] += widen(src[k]);
 }
+ENGINE_VECTOR_LOOP(add_row)
 
 // The matrix: wd[po * Co + co, pi * Ci + ci] = w[co, tap, ci], from the fp32 weight in its
 // channels_last layout (Co, kh, kw, Ci), where each tap's Ci values are one row.

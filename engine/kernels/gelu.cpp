@@ -1,4 +1,4 @@
-#include "engine/nn/kernels.hpp"
+#include "engine/kernels/kernels.hpp"
 
 namespace engine {
 

@@ -6,8 +6,8 @@
 // takes a second pass over (x - mean), as ATen's does.
 #include <ATen/Parallel.h>
 
-#include "engine/nn/kernels.hpp"
-#include "engine/nn/vector_loops.hpp"
+#include "engine/kernels/kernels.hpp"
+#include "engine/kernels/vector_loops.hpp"
 
 namespace engine {
 
@@ -22,26 +22,28 @@ constexpr int64_t kBlock = 256;  // rows summed in fp32 before they join the dou
 
 // acc[c] += x[r, c] over rows [r0, r1)
 template <class T>
-ENGINE_CLONES void add_rows(const T* __restrict x, int64_t r0, int64_t r1, int64_t C, float* __restrict acc) {
+ENGINE_LOOP_BODY void add_rows_body(const T* __restrict x, int64_t r0, int64_t r1, int64_t C, float* __restrict acc) {
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t c = 0; c < C; ++c) acc[c] += widen(x[r * C + c]);
 }
+ENGINE_VECTOR_LOOP(add_rows)
 
 // acc[c] += (x[r, c] - mean[c])^2
 template <class T>
-ENGINE_CLONES void add_squares(const T* __restrict x, int64_t r0, int64_t r1, int64_t C, const float* __restrict mean,
-                               float* __restrict acc) {
+ENGINE_LOOP_BODY void add_squares_body(const T* __restrict x, int64_t r0, int64_t r1, int64_t C,
+                                       const float* __restrict mean, float* __restrict acc) {
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t c = 0; c < C; ++c) {
       const float d = widen(x[r * C + c]) - mean[c];
       acc[c] += d * d;
     }
 }
+ENGINE_VECTOR_LOOP(add_squares)
 
 // acc[c] += dy[r, c]; acc[C + c] += dy[r, c] * (x[r, c] - mean[c])
 template <class T>
-ENGINE_CLONES void add_grads(const T* __restrict x, const T* __restrict dy, int64_t r0, int64_t r1, int64_t C,
-                             const float* __restrict mean, float* __restrict acc) {
+ENGINE_LOOP_BODY void add_grads_body(const T* __restrict x, const T* __restrict dy, int64_t r0, int64_t r1, int64_t C,
+                                     const float* __restrict mean, float* __restrict acc) {
   float* __restrict acc2 = acc + C;
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t c = 0; c < C; ++c) {
@@ -50,25 +52,28 @@ ENGINE_CLONES void add_grads(const T* __restrict x, const T* __restrict dy, int6
       acc2[c] += g * (widen(x[r * C + c]) - mean[c]);
     }
 }
+ENGINE_VECTOR_LOOP(add_grads)
 
 // y[r, c] = (x[r, c] - mean[c]) * scale[c] + shift[c]
 template <class T>
-ENGINE_CLONES void normalise_rows(const T* __restrict x, T* __restrict y, int64_t r0, int64_t r1, int64_t C,
-                                  const float* __restrict mean, const float* __restrict scale,
-                                  const float* __restrict shift) {
+ENGINE_LOOP_BODY void normalise_rows_body(const T* __restrict x, T* __restrict y, int64_t r0, int64_t r1, int64_t C,
+                                          const float* __restrict mean, const float* __restrict scale,
+                                          const float* __restrict shift) {
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t c = 0; c < C; ++c) y[r * C + c] = narrow<T>((widen(x[r * C + c]) - mean[c]) * scale[c] + shift[c]);
 }
+ENGINE_VECTOR_LOOP(normalise_rows)
 
 // dx[r, c] = dy[r, c] * k1[c] + (x[r, c] - mean[c]) * k2[c] + k3[c]
 template <class T>
-ENGINE_CLONES void grad_rows(const T* __restrict x, const T* __restrict dy, T* __restrict dx, int64_t r0, int64_t r1,
-                             int64_t C, const float* __restrict mean, const float* __restrict k1,
-                             const float* __restrict k2, const float* __restrict k3) {
+ENGINE_LOOP_BODY void grad_rows_body(const T* __restrict x, const T* __restrict dy, T* __restrict dx, int64_t r0,
+                                     int64_t r1, int64_t C, const float* __restrict mean, const float* __restrict k1,
+                                     const float* __restrict k2, const float* __restrict k3) {
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t c = 0; c < C; ++c)
       dx[r * C + c] = narrow<T>(widen(dy[r * C + c]) * k1[c] + (widen(x[r * C + c]) - mean[c]) * k2[c] + k3[c]);
 }
+ENGINE_VECTOR_LOOP(grad_rows)
 
 // Per-column totals of `width` columns over all M rows, where block(r0, r1, acc) adds rows
 // [r0, r1) into acc in fp32. One slice of rows per thread, blocks of kBlock rows added in double,

@@ -7,9 +7,9 @@
 // Plain ATen operations, so autograd gives the gradients of the rearrangement.
 #include <optional>
 
-#include "engine/nn/conv_geometry.hpp"
-#include "engine/nn/kernels.hpp"
-#include "engine/nn/vector_loops.hpp"
+#include "engine/kernels/conv_geometry.hpp"
+#include "engine/kernels/kernels.hpp"
+#include "engine/kernels/vector_loops.hpp"
 
 namespace engine {
 
