@@ -417,6 +417,26 @@ TEST_SUITE("report") {
     CHECK(md.find("![Confusion matrix (test set)](report_figures/final-confusion.png)") != std::string::npos);
   }
 
+  TEST_CASE("a final model on several seeds: its test accuracy as mean ± sd over the seeds that have one") {
+    test::TempDir tmp("report-final-seeds");
+    const fs::path runs = tmp.path() / "runs";
+    FakeRun recipe{"final", "the recipe", 1'000'000, {}, {}, 5.0};
+    StageSpec final_stage{
+        "Final", "the final model", {fake_variant(runs, recipe, {{0.6, 0.85}, {0.6, 0.84}})}, "", "", false, true};
+    const std::vector<engine::eval::ClassLabel> labels = {{"n01443537", "goldfish"}, {"n01629819", "salamander"}};
+    const std::vector<std::vector<std::int64_t>> predictions{{0, 1, 1, 0}, {0, 0, 1, 0}};  // 50 % and 75 %
+    for (size_t k = 0; k < 2; ++k)
+      RunDir(final_stage.variants[0].runs[k])
+          .write_test_metrics(
+              engine::eval::compute_metrics(engine::eval::confusion_matrix({0, 0, 1, 1}, predictions[k], 2)), labels,
+              engine::TtaAccuracy{0.5, 0.5, false});
+    write_report(runs / "report.md", {final_stage}, final_stage.variants[0].runs[0]);
+    const std::string md = test::read_file(runs / "report.md");
+    INFO(md);
+    CHECK(md.find("- Over 2 seeds of final: test accuracy **62.5 ± 17.7%** (seed 0 50.0%, seed 1 75.0%); the other "
+                  "figures of this section are seed 0's.") != std::string::npos);
+  }
+
   TEST_CASE("training_curves draws a run's accuracy and loss") {
     test::TempDir tmp("report-curves");
     const fs::path dir = write_run(tmp.path(), kC);

@@ -221,6 +221,31 @@ bool copy_if_present(const fs::path& from, const fs::path& to) {
   return true;
 }
 
+// The final variant's test accuracy over every seed that has one, when `run_dir` is one of its
+// seeds: the figures below are that one seed's.
+std::string seeds_test_line(const fs::path& run_dir, const std::vector<LoadedStage>& stages) {
+  for (const auto& st : stages) {
+    if (!st.spec->final) continue;
+    const LoadedVariant& v = st.variants[st.decision.winner];
+    const auto& runs = v.variant->runs;
+    if (runs.size() < 2 || std::find(runs.begin(), runs.end(), run_dir) == runs.end()) continue;
+    std::vector<double> acc;
+    std::string per_seed;
+    for (size_t k = 0; k < runs.size(); ++k) {
+      if (!RunDir(runs[k]).has_test_metrics()) continue;
+      acc.push_back(RunDir(runs[k]).read_test_metrics().metrics.accuracy);
+      per_seed +=
+          fmt::format("{}seed {} {}", per_seed.empty() ? "" : ", ", v.variant->seeds[k], format_percent(acc.back()));
+    }
+    if (acc.size() < 2) return "";
+    return fmt::format(
+        "- Over {} seeds of {}: test accuracy **{}** ({}); the other figures of this section are seed {}'s.\n",
+        acc.size(), v.variant->name, pm_percent(eval::mean_sd(acc)), per_seed,
+        v.variant->seeds[static_cast<size_t>(std::find(runs.begin(), runs.end(), run_dir) - runs.begin())]);
+  }
+  return "";
+}
+
 // 4.4: the final model against every stage's best, its test results, its signs of overfitting.
 std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, const std::string& link_dir,
                           const std::vector<LoadedStage>& stages) {
@@ -271,6 +296,7 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
           "figures above and below are {} it ([train] test_tta, set in the graph before the test was read).\n",
           format_percent(file.tta->with_tta), format_percent(file.tta->without_tta),
           file.tta->used ? "with" : "without");
+    out << seeds_test_line(run_dir, stages);
     out << fmt::format("- Macro F1 {:.3f}, weighted F1 {:.3f}.\n", m.macro.f1, m.weighted.f1);
     if (!m.classes.empty()) {
       std::size_t best = 0, worst = 0;
