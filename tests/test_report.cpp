@@ -258,6 +258,8 @@ TEST_SUITE("report") {
     CHECK(d.incumbent == std::optional<size_t>{0});
     CHECK(d.winner == 0);
     CHECK(d.tie_break == TieBreak::incumbent);
+    // The previous stage ran fewer seeds: one run directory in common is the same variant.
+    CHECK(decide_stage(variants, results, {}, {variants[0].runs[0]}).incumbent == std::optional<size_t>{0});
     // Without an incumbent the tie of equal cost stays with the leader.
     const auto alone = decide_stage(variants, results);
     CHECK_FALSE(alone.incumbent);

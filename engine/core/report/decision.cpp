@@ -47,15 +47,15 @@ VariantStats summarise(const std::vector<RunResult>& runs, const DecisionRule& r
   return s;
 }
 
-bool same_runs(const std::vector<fs::path>& a, const std::vector<fs::path>& b) {
-  if (a.empty() || a.size() != b.size()) return false;
-  for (size_t k = 0; k < a.size(); ++k)
-    if (fs::weakly_canonical(a[k]) != fs::weakly_canonical(b[k])) return false;
-  return true;
+// A run directory in common: the same configuration and seed, so the same variant, also when
+// the two stages ran different numbers of seeds.
+bool shares_a_run(const std::vector<fs::path>& a, const std::vector<fs::path>& b) {
+  for (const auto& x : a)
+    for (const auto& y : b)
+      if (fs::weakly_canonical(x) == fs::weakly_canonical(y)) return true;
+  return false;
 }
-}  // namespace
 
-namespace {
 struct Compared {
   Comparison comparison;
   eval::Bootstrap boot;
@@ -90,21 +90,10 @@ std::optional<Compared> compared(const Variant& reference, const std::vector<Run
       seeds, {rule.replicates, hash_string(reference.name + " vs " + other.name, rule.bootstrap_seed)});
   c.difference = boot.estimate;
   c.ci95 = boot.interval(0.95);
-  c.p = c.p_holm = boot.p_value();
-  c.holm_level = 1 - rule.alpha;
-  c.ci_holm = boot.interval(c.holm_level);
-  c.significant = c.ci_holm.lo > 0 || c.ci_holm.hi < 0;
+  c.p = boot.p_value();  // Holm's level, interval and verdict are set by the stage, over all its comparisons
   return Compared{std::move(c), std::move(boot)};
 }
 }  // namespace
-
-std::optional<Comparison> compare(const Variant& reference, const std::vector<RunResult>& reference_runs,
-                                  const Variant& other, const std::vector<RunResult>& other_runs,
-                                  const DecisionRule& rule) {
-  auto c = compared(reference, reference_runs, other, other_runs, rule);
-  if (!c) return std::nullopt;
-  return c->comparison;
-}
 
 StageDecision decide_stage(const std::vector<Variant>& variants, const std::vector<std::vector<RunResult>>& results,
                            const DecisionRule& rule, const std::vector<fs::path>& carried, bool ablation) {
@@ -113,7 +102,7 @@ StageDecision decide_stage(const std::vector<Variant>& variants, const std::vect
   d.rule = rule;
   for (const auto& runs : results) d.stats.push_back(summarise(runs, rule));
   for (size_t k = 0; k < variants.size(); ++k)
-    if (same_runs(variants[k].runs, carried)) d.incumbent = k;
+    if (shares_a_run(variants[k].runs, carried)) d.incumbent = k;
   // Cost: fewer MACs, then fewer params, then the incumbent. Epoch time is not in it.
   auto cost = [&](size_t k) { return std::make_tuple(d.stats[k].macs, d.stats[k].params, d.incumbent != k); };
   if (!ablation)

@@ -88,17 +88,11 @@ struct StageDecision {
 };
 
 // results[k][j] is variants[k].runs[j]. `carried`: the runs of the previous stage's winner; the
-// variant of this stage with the same runs is the incumbent. With `ablation`, variants[0] is the
+// variant of this stage that shares a run directory with them is the incumbent. With `ablation`, variants[0] is the
 // reference and the winner (the recipe), and every other variant is compared with it.
 StageDecision decide_stage(const std::vector<Variant>& variants, const std::vector<std::vector<RunResult>>& results,
                            const DecisionRule& rule = {}, const std::vector<std::filesystem::path>& carried = {},
                            bool ablation = false);
-
-// `other` against `reference` on the seeds both ran; nullopt when none is shared or a run lacks
-// val_predictions.csv. Holm is not applied here (the stage does it over all its comparisons).
-std::optional<Comparison> compare(const Variant& reference, const std::vector<RunResult>& reference_runs,
-                                  const Variant& other, const std::vector<RunResult>& other_runs,
-                                  const DecisionRule& rule);
 
 // Mean val accuracy of the last `n` epochs of a run (fewer when it has fewer).
 double last_epochs_mean(const std::vector<EpochRow>& history, size_t n = 5);

@@ -22,8 +22,8 @@ struct StageSpec {
   bool ablation = false;      // variants[0] is the recipe; each other variant removes one lever
   bool final = false;         // its winner is the final model (tested)
   DecisionRule rule = {};
-  // The runs of the variant the previous stage carried: this stage's variant with the same runs
-  // is the incumbent, which a tie of equal cost goes to.
+  // The runs of the variant the previous stage carried: this stage's variant that shares a run
+  // directory with them is the incumbent, which a tie of equal cost goes to.
   std::vector<std::filesystem::path> carried = {};
 };
 
