@@ -6,6 +6,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include "tests/support.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +15,9 @@
 #include <sstream>
 
 #include "engine/core/error.hpp"
+#include "engine/core/eval/bootstrap.hpp"
 #include "engine/core/eval/metrics.hpp"
+#include "engine/core/eval/paired.hpp"
 #include "engine/core/eval/plots.hpp"
 #include "engine/core/run_dir.hpp"
 
@@ -21,6 +25,19 @@ namespace fs = std::filesystem;
 using namespace engine::eval;
 
 namespace {
+
+// One seed of a comparison on `n` images: `a_only` images only A got right (+1), `b_only` only B
+// (-1), the rest alike; the statistic is the image mean, as for decide_on = "best_val".
+SeedDifference seed_of(size_t n, size_t a_only, size_t b_only) {
+  SeedDifference s;
+  s.images.assign(n, 0);
+  for (size_t k = 0; k < a_only; ++k) s.images[k] = 1;
+  for (size_t k = a_only; k < a_only + b_only; ++k) s.images[k] = -1;
+  s.statistic = (static_cast<double>(a_only) - static_cast<double>(b_only)) / static_cast<double>(n);
+  return s;
+}
+
+bool excludes_zero(const Bootstrap::Interval& ci) { return ci.lo > 0 || ci.hi < 0; }
 
 // A fresh directory, removed afterwards unless ENGINE_KEEP_TEST_OUTPUT is set (to look at PNGs).
 
@@ -253,5 +270,102 @@ TEST_SUITE("eval") {
     CHECK(m.sd == doctest::Approx(0.02));
     CHECK(m.n == 3);
     CHECK(engine::eval::mean_sd({0.5}).sd == 0);
+  }
+
+  TEST_CASE("bootstrap over images alone: one seed gives the binomial interval of a paired difference") {
+    // 2000 images, 200 only A right, 100 only B: difference 0.05, per-image variance
+    // 0.15 - 0.05^2, so the 95 % interval is 0.05 ± 1.96 sqrt(0.1475 / 2000) = ± 0.0168.
+    const std::vector<SeedDifference> one{seed_of(2000, 200, 100)};
+    const auto b = hierarchical_bootstrap(one, {20000, 7});
+    CHECK(b.estimate == doctest::Approx(0.05));
+    const auto ci = b.interval(0.95);
+    CHECK(ci.lo == doctest::Approx(0.05 - 0.0168).epsilon(0.05));
+    CHECK(ci.hi == doctest::Approx(0.05 + 0.0168).epsilon(0.05));
+    CHECK(b.p_value() < 0.001);
+    // The statistic moves the interval, the images' spread stays: decide_on's difference 0.03 with
+    // the best epoch's image differences gives the same replicates shifted by -0.02.
+    std::vector<SeedDifference> shifted = one;
+    shifted[0].statistic = 0.03;
+    const auto s = hierarchical_bootstrap(shifted, {20000, 7});
+    CHECK(s.estimate == doctest::Approx(0.03));
+    CHECK(s.interval(0.95).lo == doctest::Approx(ci.lo - 0.02).epsilon(1e-9));
+    CHECK(s.interval(0.95).hi == doctest::Approx(ci.hi - 0.02).epsilon(1e-9));
+  }
+
+  TEST_CASE("bootstrap over seeds alone: the interval of a mean of known spread") {
+    // 40 seeds, no image varies: differences 0.02 + 0.01 z_k with z_k alternating ±1, so the
+    // mean is 0.02, the sd (n) 0.01 and the bootstrap's standard error 0.01 / sqrt(40).
+    std::vector<SeedDifference> seeds;
+    for (int k = 0; k < 40; ++k) seeds.push_back({0.02 + (k % 2 ? 0.01 : -0.01), std::vector<int8_t>(50, 0)});
+    const auto b = hierarchical_bootstrap(seeds, {20000, 3});
+    CHECK(b.estimate == doctest::Approx(0.02));
+    const double half = 1.96 * 0.01 / std::sqrt(40.0);
+    CHECK(b.interval(0.95).lo == doctest::Approx(0.02 - half).epsilon(0.05));
+    CHECK(b.interval(0.95).hi == doctest::Approx(0.02 + half).epsilon(0.05));
+  }
+
+  TEST_CASE("seeds that disagree: pooling their pairs would call it significant, the bootstrap over seeds does not") {
+    // Three seeds on 500 images: +6, +3 and -2 points (40/10, 25/10, 5/15 discordant pairs).
+    const std::vector<SeedDifference> seeds{seed_of(500, 40, 10), seed_of(500, 25, 10), seed_of(500, 5, 15)};
+    // The pooled McNemar test sees 70 against 35 and calls it.
+    CHECK(mcnemar_exact({70, 35}) < 0.001);
+    // Each seed alone is clear but the third goes the other way; over seeds, no verdict.
+    const auto b = hierarchical_bootstrap(seeds, {10000, 11});
+    CHECK(b.estimate == doctest::Approx(0.0233).epsilon(0.01));
+    CHECK_FALSE(excludes_zero(b.interval(0.95)));
+    CHECK(b.p_value() > 0.2);  // 4 of 27 seed draws have a mean <= 0: -2, -2, -2 and -2, -2, +3
+    // The same differences on every seed are significant: the seed level is what decides.
+    const std::vector<SeedDifference> agree{seed_of(500, 40, 10), seed_of(500, 40, 10), seed_of(500, 40, 10)};
+    CHECK(excludes_zero(hierarchical_bootstrap(agree, {10000, 11}).interval(0.95)));
+  }
+
+  TEST_CASE("the bootstrap is reproducible from its seed, and images are drawn once for all seeds") {
+    const std::vector<SeedDifference> seeds{seed_of(300, 30, 20), seed_of(300, 10, 25)};
+    CHECK(hierarchical_bootstrap(seeds, {500, 1}).samples == hierarchical_bootstrap(seeds, {500, 1}).samples);
+    CHECK(hierarchical_bootstrap(seeds, {500, 1}).samples != hierarchical_bootstrap(seeds, {500, 2}).samples);
+    // Two seeds with opposite image differences: drawn once for both, the image effects cancel
+    // in every replicate that holds both seeds once; drawn per seed, they would not.
+    std::vector<SeedDifference> opposite{seed_of(400, 40, 0), {-0.1, std::vector<int8_t>(400, 0)}};
+    for (size_t k = 0; k < 40; ++k) opposite[1].images[k] = -1;
+    opposite[1].statistic = -0.1;
+    const auto b = hierarchical_bootstrap(opposite, {4000, 5});
+    // Seed means: 0.1 + e and -0.1 - e, so every replicate is 0.1 + e, -0.1 - e or exactly 0.
+    const auto zeros = std::count_if(b.samples.begin(), b.samples.end(), [](double x) { return std::abs(x) < 1e-12; });
+    CHECK(zeros > 1700);  // about half the replicates hold each seed once
+    CHECK_THROWS_AS(hierarchical_bootstrap({seed_of(10, 1, 0), seed_of(11, 1, 0)}, {}), std::invalid_argument);
+  }
+
+  TEST_CASE("the percentile interval at 1 - a excludes 0 exactly when the bootstrap p < a") {
+    Bootstrap b;
+    for (int k = 0; k < 1000; ++k) b.samples.push_back((k - 37) / 1000.0);  // 38 replicates <= 0
+    CHECK(b.p_value() == doctest::Approx(0.076));
+    for (double a : {0.01, 0.05, 0.075, 0.076, 0.077, 0.1, 0.2, 0.5})
+      CHECK_MESSAGE(excludes_zero(b.interval(1 - a)) == (b.p_value() < a), "a = ", a);
+    const auto ci = b.interval(0.95);  // the 25th smallest and the 25th largest
+    CHECK(ci.lo == doctest::Approx(-0.013));
+    CHECK(ci.hi == doctest::Approx(0.938));
+  }
+
+  TEST_CASE("Holm: adjusted p-values and the step-down that stops at the first comparison it cannot reject") {
+    // The ablation of the committed study: p = 0.031 among five tests is 0.155 after Holm.
+    CHECK(holm_adjust({0.031, 0.5, 0.6, 0.7, 0.9})[0] == doctest::Approx(0.155));
+    const auto adj = holm_adjust({0.01, 0.04, 0.03, 0.005});
+    const std::vector<double> expected{0.03, 0.06, 0.06, 0.02};
+    for (size_t k = 0; k < expected.size(); ++k) CHECK(adj[k] == doctest::Approx(expected[k]));
+    const auto levels = holm_levels({0.01, 0.04, 0.03}, 0.05);
+    CHECK(levels[0] == doctest::Approx(1 - 0.05 / 3));
+    CHECK(levels[1] == doctest::Approx(0.95));
+    CHECK(levels[2] == doctest::Approx(0.975));
+    // p = 0.004, 0.03, 0.035: the first passes 0.05/3, the second fails 0.05/2, so the third is
+    // not significant although its p < 0.05.
+    auto boot = [](int at_or_below_zero) {
+      Bootstrap b;
+      for (int k = 0; k < 1000; ++k) b.samples.push_back(k < at_or_below_zero ? -1.0 : 1.0);
+      return b;
+    };
+    const std::vector<Bootstrap> boots{boot(2), boot(15), boot(17)};
+    CHECK(boots[1].p_value() == doctest::Approx(0.03));
+    CHECK(holm_significant(boots, 0.05) == std::vector<bool>{true, false, false});
+    CHECK(holm_significant({boot(2), boot(10), boot(17)}, 0.05) == std::vector<bool>{true, true, true});
   }
 }

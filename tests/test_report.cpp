@@ -102,6 +102,30 @@ fs::path write_run(const fs::path& root, const FakeRun& run) {
   return dir;
 }
 
+// A variant of `run` with one run directory per seed, each with the given val accuracies.
+Variant fake_variant(const fs::path& runs, FakeRun run, const std::vector<std::vector<double>>& val_per_seed) {
+  Variant v{"graphs/" + run.name + ".toml", run.name, run.title, {}, {}, ""};
+  for (size_t k = 0; k < val_per_seed.size(); ++k) {
+    run.seed = static_cast<int64_t>(k);
+    run.dir = run.name + "-s" + std::to_string(k);
+    run.val_acc = val_per_seed[k];
+    run.train_acc.resize(run.val_acc.size(), 0.9);
+    run.probe = true;
+    v.seeds.push_back(run.seed);
+    v.runs.push_back(write_run(runs, run));
+  }
+  return v;
+}
+
+std::vector<std::vector<RunResult>> results_of(const std::vector<Variant>& variants) {
+  std::vector<std::vector<RunResult>> out;
+  for (const auto& v : variants) {
+    out.emplace_back();
+    for (const auto& dir : v.runs) out.back().push_back(read_run(dir));
+  }
+  return out;
+}
+
 // Stage 3.1 varies depth: B wins by 2.0 pt over C (1 SE at 75% on 500 images = 1.9 pt), and the
 // gap grows with params: A 3.5, B 5.0, C 11.0 pt.
 const FakeRun kA{
@@ -217,24 +241,78 @@ TEST_SUITE("report") {
                          {"t"}) == std::vector<std::string>{"64-128, [2,2] blocks, ELU, 3x3/s1 stem"});
   }
 
+  TEST_CASE("a tie with equal MACs and params goes to the incumbent, not to the faster epoch") {
+    test::TempDir tmp("report-incumbent");
+    const fs::path runs = tmp.path() / "runs";
+    FakeRun relu{"3.3-A", "relu", 1'000'000, {}, {}, 5.0};
+    FakeRun leaky = relu, narrow = relu;
+    leaky.name = "3.3-B", leaky.title = "leaky", leaky.epoch_seconds = 4.0;  // faster per epoch, same MACs and params
+    // LeakyReLU leads by a hair on one seed and trails on the other: a tie.
+    const std::vector<Variant> variants{fake_variant(runs, relu, {{0.5, 0.7, 0.80}, {0.5, 0.7, 0.80}}),
+                                        fake_variant(runs, leaky, {{0.5, 0.7, 0.806}, {0.5, 0.7, 0.797}})};
+    const auto results = results_of(variants);
+    const auto d = decide_stage(variants, results, {}, variants[0].runs);
+    CHECK(d.leader == 1);
+    REQUIRE(d.stats[0].vs_leader);
+    CHECK(d.stats[0].tied);
+    CHECK(d.incumbent == std::optional<size_t>{0});
+    CHECK(d.winner == 0);
+    CHECK(d.tie_break == TieBreak::incumbent);
+    // The previous stage ran fewer seeds: one run directory in common is the same variant.
+    CHECK(decide_stage(variants, results, {}, {variants[0].runs[0]}).incumbent == std::optional<size_t>{0});
+    // Without an incumbent the tie of equal cost stays with the leader.
+    const auto alone = decide_stage(variants, results);
+    CHECK_FALSE(alone.incumbent);
+    CHECK(alone.winner == 1);
+    // Fewer MACs come before the incumbent.
+    narrow.name = "3.3-N", narrow.params = 900'000;
+    auto three = variants;
+    three.push_back(fake_variant(runs, narrow, {{0.5, 0.7, 0.80}, {0.5, 0.7, 0.802}}));
+    const auto cheaper = decide_stage(three, results_of(three), {}, variants[0].runs);
+    CHECK(cheaper.winner == 2);
+    CHECK(cheaper.tie_break == TieBreak::macs);
+    // The report says the rule it applied.
+    StageSpec spec{"3.3", "activation", variants, "", "", false, false, {}, variants[0].runs};
+    const auto sentence = decision_sentence(load_stage(spec));
+    INFO(sentence);
+    CHECK(sentence.find("which at equal MACs and params goes to the incumbent, relu (3.3-A), the variant the previous "
+                        "stage carried: relu (3.3-A) goes on.") != std::string::npos);
+  }
+
+  TEST_CASE("decide_on: the mean of the last 5 epochs is not fooled by one lucky epoch; best_val is") {
+    test::TempDir tmp("report-decide-on");
+    const fs::path runs = tmp.path() / "runs";
+    FakeRun spiky{"3.2-A", "spiky", 1'000'000, {}, {}, 5.0};
+    FakeRun steady = spiky;
+    steady.name = "3.2-B", steady.params = 2'000'000;
+    const std::vector<double> spike{0.5, 0.7, 0.72, 0.90, 0.71, 0.72, 0.71},
+        flat{0.5, 0.7, 0.76, 0.77, 0.76, 0.77, 0.76};
+    const std::vector<Variant> variants{fake_variant(runs, spiky, {spike, spike}),
+                                        fake_variant(runs, steady, {flat, flat})};
+    const auto results = results_of(variants);
+    const auto last5 = decide_stage(variants, results);
+    CHECK(last5.leader == 1);
+    CHECK(last5.stats[0].statistic.mean == doctest::Approx(0.752));
+    CHECK(last5.stats[0].best_val.mean == doctest::Approx(0.90));  // still shown, labelled best epoch
+    REQUIRE(last5.stats[0].vs_leader);
+    CHECK(last5.stats[0].vs_leader->difference == doctest::Approx(-0.012));
+    DecisionRule best;
+    best.decide_on = "best_val";
+    CHECK(decide_stage(variants, results, best).leader == 0);
+    best.decide_on = "max";
+    CHECK_THROWS_WITH_AS(decide_stage(variants, results, best), doctest::Contains("expected \"last5_mean\""),
+                         engine::UserError);
+  }
+
   TEST_CASE("write_report: data, every experiment over seeds, answers, ablation, final model") {
     test::TempDir tmp("report-full");
     const fs::path runs = tmp.path() / "runs";
     auto variant = [&](FakeRun run, std::vector<std::vector<double>> val_per_seed) {
-      Variant v{"graphs/" + run.name + ".toml", run.name, run.title, {}, {}, ""};
-      for (size_t k = 0; k < val_per_seed.size(); ++k) {
-        run.seed = static_cast<int64_t>(k);
-        run.dir = run.name + "-s" + std::to_string(k);
-        run.val_acc = val_per_seed[k];
-        run.train_acc.resize(run.val_acc.size(), 0.9);
-        run.probe = true;
-        v.seeds.push_back(run.seed);
-        v.runs.push_back(write_run(runs, run));
-      }
-      return v;
+      return fake_variant(runs, run, val_per_seed);
     };
-    // Depth: [1,1,1] leads by 4 points on every seed (20 discordant pairs each, all its way);
-    // [3,3,3] is 0.4 points behind the leader: a tie, but it is not cheaper.
+    // Depth: [1,1,1] leads by 4 points or more on every seed, over the whole curve (20 discordant
+    // pairs each at the best epoch, all its way); [3,3,3] is 0.4 points behind the leader at the
+    // last epoch: a tie, but it is not cheaper.
     FakeRun shallow{"3.2-A", "blocks 1", 1'000'000, {}, {}, 5.0};
     shallow.vars = "widths = [64, 128, 256]\nblocks = [1]\nact = \"relu\"";
     FakeRun deep = shallow, mid = shallow;
@@ -242,14 +320,15 @@ TEST_SUITE("report") {
     deep.name = "3.2-C", deep.params = 3'000'000, deep.vars = "widths = [64, 128, 256]\nblocks = [3]\nact = \"relu\"";
     StageSpec depth{"3.2", "blocks per stage", {}, "depth", "Which depth is optimal?"};
     depth.variants = {variant(shallow, {{0.5, 0.70, 0.80}, {0.5, 0.72, 0.80}}),
-                      variant(mid, {{0.5, 0.70, 0.76}, {0.5, 0.70, 0.76}}),
+                      variant(mid, {{0.46, 0.66, 0.76}, {0.46, 0.66, 0.76}}),
                       variant(deep, {{0.5, 0.70, 0.796}, {0.5, 0.70, 0.796}})};
-    // Activation: two variants of one cost, 0.2 points apart: a tie that only timing noise could break.
+    // Activation: two variants of one cost, 0.2 points apart: a tie that stays with the incumbent.
     FakeRun relu = shallow, gelu = shallow;
     relu.name = "3.3-A", gelu.name = "3.3-D", gelu.vars = "widths = [64, 128, 256]\nblocks = [1]\nact = \"gelu\"";
     StageSpec act{"3.3", "activation", {}, "activation"};
     act.variants = {variant(relu, {{0.5, 0.7, 0.8}, {0.5, 0.7, 0.8}}),
                     variant(gelu, {{0.5, 0.7, 0.798}, {0.5, 0.7, 0.798}})};
+    act.carried = act.variants[0].runs;  // ReLU is what the depth stage carried
     // Ablation, one seed: removing EMA costs 4 points (20 / 0 pairs), removing smoothing 0.4 (2 / 0).
     FakeRun recipe{"final", "the recipe", 1'000'000, {}, {}, 5.0};
     FakeRun no_ema = recipe, no_ls = recipe;
@@ -285,33 +364,47 @@ TEST_SUITE("report") {
           std::string::npos);
     CHECK(md.find("**Test**: the official Tiny ImageNet val set of these classes, 8 images") != std::string::npos);
     // The table of every experiment: the assignment's columns first, means over seeds.
-    CHECK(md.find("| Stage | Configuration | Params | Val acc | Train acc | Seeds |") != std::string::npos);
+    CHECK(md.find("| Stage | Configuration | Params | Val acc (best epoch) | Train acc | Seeds |") !=
+          std::string::npos);
     CHECK(md.find("| **3.2-A** | [1,1,1] | 1.00M | 80.0 ± 0.0% | 89.0 ± 0.0% | 2 |") != std::string::npos);
     CHECK(md.find("| 3.2-B | [2,2,2] | 2.00M | 76.0 ± 0.0% |") != std::string::npos);
-    CHECK(md.find("| worse, p < 0.001 |") != std::string::npos);
+    CHECK(md.find("| 62.7 ± 0.0% | 13.0 ± 0.0 pt | 300.0M | 5.0 s | worse, Holm p < 0.001 |") != std::string::npos);
     CHECK(md.find("| 3.2-C | [3,3,3] | 3.00M | 79.6 ± 0.0% |") != std::string::npos);
     CHECK(md.find("| final-no-ema | without EMA | 1.00M | 81.0% |") != std::string::npos);
     // The depth answer: the question, the decision over seeds, the gap trend, judged by the spread.
     CHECK(md.find("> Which depth is optimal?") != std::string::npos);
-    CHECK(md.find("**Optimal depth: [1,1,1] by mean, but the paired test cannot tell it from [3,3,3]; [2,2,2] is "
-                  "worse; [1,1,1] goes on as the cheapest of the tie.** [1,1,1] (3.2-A) leads with 80.0 ± 0.0% mean "
-                  "best val accuracy over "
-                  "2 seeds. The paired test puts [2,2,2] (3.2-B, p < 0.001) significantly below it at 5 %. It "
-                  "cannot tell [3,3,3] (3.2-C, p = 0.125) from the leader at 5 %: a tie, and the leader is also "
-                  "the cheapest of them") != std::string::npos);
+    CHECK(md.find("**Optimal depth: [1,1,1] by mean, but the test over seeds and images cannot tell it from [3,3,3]; "
+                  "[2,2,2] is worse; [1,1,1] goes on.** [1,1,1] (3.2-A) leads with 67.0 ± 0.5% mean val accuracy of "
+                  "the last 5 epochs over 2 seeds. The bootstrap over seeds and val images, Holm-corrected within the "
+                  "stage, puts [2,2,2] (3.2-B, Δ -4.3 pt, 95 % CI [-6.1, -2.6], Holm p < 0.001) significantly below "
+                  "it. It cannot tell [3,3,3] (3.2-C, Δ -0.5 pt, 95 % CI [-1.2, +0.3], Holm p = 0.203) from the "
+                  "leader: a tie, and no variant of the tie has fewer MACs or params than the leader, so [1,1,1] "
+                  "(3.2-A) goes on.") != std::string::npos);
+    // The stage table: the deciding statistic and the best epoch labelled, per-seed detail, Holm's level.
+    CHECK(md.find("| Mean of last 5 epochs (decides) | Best epoch | Epoch | Δ vs leader, 95 % CI | Holm |") !=
+          std::string::npos);
+    CHECK(md.find("| 3.2-B | [2,2,2] | 2.00M | 300.0M | 62.7 ± 0.0% | 76.0 ± 0.0% | 5.0 s | -4.3 pt [-6.1, -2.6] | p < "
+                  "0.001; 97.5 % CI [-6.5, -2.4] | -4.0 / -4.7 pt | <0.001 / <0.001 | worse |") != std::string::npos);
     CHECK(md.find("The train − val gap at the best epoch (train accuracy in eval mode) is [1,1,1] 9.0 ± 0.0 pt, "
                   "[2,2,2] 13.0 ± 0.0 pt and [3,3,3] 9.4 ± 0.0 pt: the gap shows no monotonic trend with depth") !=
           std::string::npos);
-    CHECK(md.find("**Best activation: ReLU by mean, but the paired test cannot tell it from GELU; ReLU goes on as the "
-                  "cheapest of the tie.**") != std::string::npos);
-    CHECK(md.find("between ReLU and GELU the choice is a tie broken by timing noise, not a finding.") !=
+    CHECK(md.find("**Best activation: ReLU by mean, but the test over seeds and images cannot tell it from GELU; ReLU "
+                  "goes on.**") != std::string::npos);
+    CHECK(md.find("no variant of the tie has fewer MACs or params than the leader, which is also the incumbent, so "
+                  "ReLU (3.3-A) goes on.") != std::string::npos);
+    // Ablation: EMA helps beyond chance after Holm over the two rows, smoothing is a tie; one seed is named.
+    CHECK(md.find("| without EMA | 70.5% | 81.0% | -2.0 pt [-3.8, -0.4] | p = 0.034; 97.5 % CI [-4.2, -0.2] | <0.001 | "
+                  "the lever helps |") != std::string::npos);
+    CHECK(
+        md.find("| without label smoothing | 72.3% | 84.6% | -0.2 pt [-0.8, +0.2] | p = 0.277; 95 % CI [-0.8, +0.2] | "
+                "0.500 | tie |") != std::string::npos);
+    CHECK(md.find("Significantly below the recipe after Holm: without EMA. Ties with the recipe after Holm: without "
+                  "label smoothing; what that lever gives is below what 500 val images and one seed can resolve. With "
+                  "one seed the intervals cover the val images only") != std::string::npos);
+    // The method says the rule the code applied.
+    CHECK(md.find("a tie goes to the variant with the\n  fewest MACs, then the fewest params, then the incumbent") !=
           std::string::npos);
-    // Ablation: EMA helps beyond chance, smoothing is a tie.
-    CHECK(md.find("| without EMA | 81.0% | -4.0 pt | 20 / 0 | p < 0.001 | the lever helps |") != std::string::npos);
-    CHECK(md.find("| without label smoothing | 84.6% | -0.4 pt | 2 / 0 | p = 0.500 | tie |") != std::string::npos);
-    CHECK(md.find("Significantly below the recipe at 5 %: without EMA. Ties with the recipe at 5 %: without label "
-                  "smoothing; what that lever gives is below what 500 val images can resolve with one seed.") !=
-          std::string::npos);
+    CHECK(md.find("Epoch time never decides") != std::string::npos);
     // Curves: seed means with their range as a band, legends by configuration.
     const std::string csv = test::read_file(runs / "report_figures" / "stage-3.2-accuracy.csv");
     CHECK(csv.find("[1,1,1] val low") != std::string::npos);
@@ -324,6 +417,26 @@ TEST_SUITE("report") {
     CHECK(md.find("Test accuracy **62.5%** on 8 images") != std::string::npos);
     CHECK(md.find("62.5% with, 50.0% without") != std::string::npos);
     CHECK(md.find("![Confusion matrix (test set)](report_figures/final-confusion.png)") != std::string::npos);
+  }
+
+  TEST_CASE("a final model on several seeds: its test accuracy as mean ± sd over the seeds that have one") {
+    test::TempDir tmp("report-final-seeds");
+    const fs::path runs = tmp.path() / "runs";
+    FakeRun recipe{"final", "the recipe", 1'000'000, {}, {}, 5.0};
+    StageSpec final_stage{
+        "Final", "the final model", {fake_variant(runs, recipe, {{0.6, 0.85}, {0.6, 0.84}})}, "", "", false, true};
+    const std::vector<engine::eval::ClassLabel> labels = {{"n01443537", "goldfish"}, {"n01629819", "salamander"}};
+    const std::vector<std::vector<std::int64_t>> predictions{{0, 1, 1, 0}, {0, 0, 1, 0}};  // 50 % and 75 %
+    for (size_t k = 0; k < 2; ++k)
+      RunDir(final_stage.variants[0].runs[k])
+          .write_test_metrics(
+              engine::eval::compute_metrics(engine::eval::confusion_matrix({0, 0, 1, 1}, predictions[k], 2)), labels,
+              engine::TtaAccuracy{0.5, 0.5, false});
+    write_report(runs / "report.md", {final_stage}, final_stage.variants[0].runs[0]);
+    const std::string md = test::read_file(runs / "report.md");
+    INFO(md);
+    CHECK(md.find("- Over 2 seeds of final: test accuracy **62.5 ± 17.7%** (seed 0 50.0%, seed 1 75.0%); the other "
+                  "figures of this section are seed 0's.") != std::string::npos);
   }
 
   TEST_CASE("training_curves draws a run's accuracy and loss") {

@@ -275,6 +275,34 @@ TEST_SUITE("study") {
     CHECK(none.err.find("--jobs") != std::string::npos);
   }
 
+  TEST_CASE("graphs/study.toml: 5 seeds for stages 3.1-3.3, 3 for the final model, decided on the last 5 epochs") {
+    const Study s = load_study(test::source_dir() / "graphs" / "study.toml");
+    for (const auto& st : s.stages) {
+      CAPTURE(st.name);
+      if (st.name.rfind("3.", 0) == 0) CHECK(st.seeds == std::vector<int64_t>{0, 1, 2, 3, 4});
+      if (st.final || st.ablation) CHECK(st.seeds == std::vector<int64_t>{0, 1, 2});
+    }
+    CHECK(s.rule.decide_on == "last5_mean");
+    CHECK(s.rule.alpha == doctest::Approx(0.05));
+    CHECK(s.rule.replicates == 10000);
+  }
+
+  TEST_CASE("the decision settings of a study file: defaults, and a typo named with its line") {
+    test::TempDir dir{"engine-study-rule"};
+    dir.write("base.toml", test::tiny_graph("base"));
+    const std::string stages = "[[stages]]\nname = \"1\"\ngraphs = [\"base.toml\"]\n";
+    const Study plain = load_study(dir.write("plain.toml", stages));
+    CHECK(plain.rule.decide_on == "last5_mean");
+    CHECK(plain.rule.bootstrap_seed == 0);
+    const Study set = load_study(dir.write("set.toml", "decide_on = \"best_val\"\nbootstrap_seed = 7\n" + stages));
+    CHECK(set.rule.decide_on == "best_val");
+    CHECK(set.rule.bootstrap_seed == 7);
+    CHECK_THROWS_WITH_AS(load_study(dir.write("typo.toml", "decide_on = \"last5_men\"\n" + stages)),
+                         doctest::Contains("typo.toml:1:"), SpecError);
+    CHECK_THROWS_WITH_AS(load_study(dir.write("alpha.toml", "alpha = 0.5\n" + stages)),
+                         doctest::Contains("alpha.toml:1:"), SpecError);
+  }
+
   TEST_CASE("every committed run is what its graph file resolves to (engine config graphs/X.toml)") {
     int compared = 0;
     for (const auto& e : fs::directory_iterator(test::source_dir() / "results" / "runs")) {

@@ -235,6 +235,7 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
   std::vector<report::StageSpec> specs;
   std::optional<fs::path> final_run;
   fs::path winner;
+  std::vector<fs::path> carried;  // the previous winner's runs: its variant in the next stage is the incumbent
   for (size_t k = 0; k < s.stages.size(); ++k) {
     const StudyStage& st = s.stages[k];
     if (st.extends_winner && train) {
@@ -246,11 +247,13 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
     }
     auto variants = runner.run(st, train);
     if (!variants) return {runner.code(), {}};
-    specs.push_back(report::StageSpec{st.name, st.title, *variants, st.varies, st.question, st.ablation, st.final});
+    specs.push_back(report::StageSpec{st.name, st.title, *variants, st.varies, st.question, st.ablation, st.final,
+                                      s.rule, carried});
     if (st.ablation) continue;  // compared with its recipe; nothing builds on it
-    report::StageDecision d = report::decide_stage(*variants);
+    report::StageDecision d = report::decide_stage(specs.back());
     const report::Variant& w = (*variants)[d.winner];
     winner = w.graph;
+    carried = w.runs;
     std::cout << "[study] stage " << st.name << " goes on with " << w.name << "\n";
     if (st.final) {
       if (train) test_winner(w, o);

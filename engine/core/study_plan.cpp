@@ -19,6 +19,13 @@ const std::vector<KeyDef>& study_keys() {
       key_string("title", "Study", "the report's title"),
       key_string("report", "", "where the Markdown report goes (default <runs>/report.md)"),
       key_ints("seeds", std::vector<int64_t>{0}, "train.seed of each run of every graph (one run per seed)", 0),
+      key_string("decide_on", "last5_mean",
+                 "the statistic each stage decides on: last5_mean (mean val accuracy of the last 5 epochs) or "
+                 "best_val (the maximum over epochs, biased upward)",
+                 report::kDecisionStatistics),
+      key_float("alpha", 0.05, "family-wise error rate of a stage's comparisons (Holm)", 1e-6),
+      key_int("bootstrap_replicates", 10000, "replicates of the hierarchical bootstrap (seeds, then val images)", 100),
+      key_int("bootstrap_seed", 0, "seed of the bootstrap, so the report is reproducible", 0),
       KeyDef{"stages", Type::Table, std::nullopt, "the stages, in order ([[stages]])", {}, {}},
   };
   return keys;
@@ -81,6 +88,12 @@ Study load_study(const fs::path& file, const std::vector<std::string>& overrides
   s.file = file;
   s.title = v.find("title")->s;
   if (!v.find("report")->s.empty()) s.report = v.find("report")->s;
+  s.rule.decide_on = v.find("decide_on")->s;
+  s.rule.alpha = v.find("alpha")->as_float("alpha");
+  if (s.rule.alpha >= 0.5)
+    throw SpecError(v.find("alpha")->loc, "alpha = " + v.find("alpha")->repr() + ": expected below 0.5");
+  s.rule.replicates = v.find("bootstrap_replicates")->i;
+  s.rule.bootstrap_seed = static_cast<uint64_t>(v.find("bootstrap_seed")->i);
   std::vector<int64_t> seeds = v.find("seeds")->as_ints("seeds");
   if (seeds.empty()) throw SpecError(v.find("seeds")->loc, "study: seeds must name at least one seed");
   const Value& stages = *v.find("stages");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/report/decision.hpp"
 #include "engine/core/spec.hpp"
 
 namespace engine {
@@ -25,6 +26,7 @@ struct Study {
   std::filesystem::path file;
   std::string title;
   std::filesystem::path report;  // default <runs>/report.md
+  report::DecisionRule rule;     // how every stage is decided (decide_on, alpha, bootstrap_*)
   std::vector<StudyStage> stages;
 };
 

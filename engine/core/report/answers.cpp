@@ -81,6 +81,32 @@ std::string trend(const std::vector<eval::MeanSd>& ordered, const std::string& w
 }  // namespace
 
 namespace {
+// "−2.4 pt", "+0.3 pt".
+std::string signed_points(double fraction) { return fmt::format("{:+.1f} pt", 100 * fraction); }
+std::string interval_text(const eval::Bootstrap::Interval& ci) {
+  return fmt::format("[{:+.1f}, {:+.1f}]", 100 * ci.lo, 100 * ci.hi);
+}
+std::string level_text(double level) { return fmt::format("{:.4g} %", 100 * level); }
+
+// "Δ −2.4 pt, 95 % CI [−4.1, −0.9], Holm p = 0.012"
+std::string comparison_text(const Comparison& c) {
+  return fmt::format("Δ {}, 95 % CI {}, Holm {}", signed_points(c.difference), interval_text(c.ci95), p_text(c.p_holm));
+}
+
+// Per seed, in seed order: "+3.4 / −1.8 / +5.6 pt" and "0.064 / 0.321 / 0.002".
+std::string per_seed_differences(const Comparison& c) {
+  std::string out;
+  for (const auto& s : c.seeds) out += (out.empty() ? "" : " / ") + fmt::format("{:+.1f}", 100 * s.difference);
+  return out + " pt";
+}
+std::string per_seed_mcnemar(const Comparison& c) {
+  std::string out;
+  for (const auto& s : c.seeds)
+    out +=
+        (out.empty() ? "" : " / ") + (s.mcnemar_p < 0.001 ? std::string("<0.001") : fmt::format("{:.3f}", s.mcnemar_p));
+  return out;
+}
+
 // The answer in one bold line: the leader, what ties with it, what is worse, and what goes on.
 std::string headline(const LoadedStage& s, const std::string& what) {
   const auto& d = s.decision;
@@ -89,84 +115,104 @@ std::string headline(const LoadedStage& s, const std::string& what) {
   for (size_t k = 0; k < s.variants.size(); ++k)
     if (k != d.leader) (d.stats[k].tied ? ties : worse).push_back(s.variants[k].label);
   if (ties.empty()) return fmt::format("**{}: {}, ahead of every other variant beyond chance.**", what, leader);
-  std::string out =
-      fmt::format("**{}: {} by mean, but the paired test cannot tell it from {}", what, leader, join_words(ties));
+  std::string out = fmt::format("**{}: {} by mean, but the test over seeds and images cannot tell it from {}", what,
+                                leader, join_words(ties));
   if (!worse.empty()) out += fmt::format("; {} {} worse", join_words(worse), worse.size() == 1 ? "is" : "are");
-  return out + (d.winner == d.leader ? fmt::format("; {} goes on as the cheapest of the tie.**", winner)
-                                     : fmt::format("; {}, the cheapest of the tie, goes on.**", winner));
+  return out + (d.winner == d.leader ? fmt::format("; {} goes on.**", winner)
+                                     : fmt::format("; {} goes on by the cost rule.**", winner));
 }
 
-// Tied variants that cost what the winner costs (same MACs and params, epoch within 5 %): the
-// choice between them is not a measurement, and the report says so.
-std::string coin_toss(const LoadedStage& s) {
+// Why the winner goes on, in the order the code applies the rule.
+std::string tie_break_text(const LoadedStage& s) {
   const auto& d = s.decision;
-  const VariantStats& w = d.stats[d.winner];
-  std::vector<std::string> same;
-  for (size_t k = 0; k < s.variants.size(); ++k) {
-    const VariantStats& v = d.stats[k];
-    if (k == d.winner || !v.tied || v.macs != w.macs || v.params != w.params) continue;
-    if (std::abs(v.epoch_seconds - w.epoch_seconds) <= 0.05 * w.epoch_seconds) same.push_back(s.variants[k].label);
+  const VariantStats &w = d.stats[d.winner], &l = d.stats[d.leader];
+  const std::string winner = called(s.variants[d.winner]);
+  switch (d.tie_break) {
+    case TieBreak::macs:
+      return fmt::format(", which goes to the variant with the fewest MACs, {} ({:.1f}M vs {:.1f}M): {} goes on.",
+                         winner, w.macs / 1e6, l.macs / 1e6, winner);
+    case TieBreak::params:
+      return fmt::format(", which at equal MACs goes to the variant with the fewest params, {} ({} vs {}): {} goes on.",
+                         winner, format_params(w.params), format_params(l.params), winner);
+    case TieBreak::incumbent:
+      return fmt::format(
+          ", which at equal MACs and params goes to the incumbent, {}, the variant the previous stage carried: {} "
+          "goes on.",
+          winner, winner);
+    case TieBreak::none:
+      break;
   }
-  if (same.empty()) return "";
-  return fmt::format(
-      " {} {} as much per epoch within 5 % and the same MACs and params: between {} and {} the choice is a tie "
-      "broken by timing noise, not a finding.",
-      join_words(same), same.size() == 1 ? "costs" : "cost", s.variants[d.winner].label, join_words(same));
+  const bool incumbent = d.incumbent == d.leader;
+  return fmt::format(", and no variant of the tie has fewer MACs or params than the leader{}, so {} goes on.",
+                     incumbent ? ", which is also the incumbent" : "", winner);
 }
 }  // namespace
 
 std::string decision_sentence(const LoadedStage& s) {
   const auto& d = s.decision;
-  const LoadedVariant &leader = s.variants[d.leader], &winner = s.variants[d.winner];
+  const LoadedVariant& leader = s.variants[d.leader];
+  const std::string stat = statistic_words(d.rule.decide_on);
   if (s.variants.size() == 1)
-    return fmt::format("One variant, {}: {} best val accuracy over {}.", called(leader), pm_percent(best_val(leader)),
-                       seeds_phrase(leader));
-  std::string out = fmt::format("{} leads with {} mean best val accuracy over {}.", called(leader),
-                                pm_percent(best_val(leader)), seeds_phrase(leader));
+    return fmt::format("One variant, {}: {} {} over {} (best epoch: {}).", called(leader),
+                       pm_percent(d.stats[d.leader].statistic), stat, seeds_phrase(leader),
+                       pm_percent(d.stats[d.leader].best_val));
+  std::string out = fmt::format("{} leads with {} {} over {}.", called(leader), pm_percent(d.stats[d.leader].statistic),
+                                stat, seeds_phrase(leader));
   std::vector<std::string> ties, worse;
+  bool one_seed = false;
   for (size_t k = 0; k < s.variants.size(); ++k) {
     if (k == d.leader) continue;
     const auto& st = d.stats[k];
     const auto& v = s.variants[k];
-    const std::string test = st.p_value ? p_text(*st.p_value) : "not tested";
+    const std::string test = st.vs_leader ? comparison_text(*st.vs_leader) : "not tested";
+    one_seed = one_seed || (st.vs_leader && st.vs_leader->seeds.size() == 1);
     std::string item =
         v.label == v.variant->name ? v.label + " (" + test + ")" : v.label + " (" + v.variant->name + ", " + test + ")";
     (st.tied ? ties : worse).push_back(item);
   }
-  if (!worse.empty()) out += fmt::format(" The paired test puts {} significantly below it at 5 %.", join_words(worse));
+  if (!worse.empty())
+    out += fmt::format(
+        " The bootstrap over seeds and val images, Holm-corrected within the stage, puts {} "
+        "significantly below it.",
+        join_words(worse));
+  if (one_seed)
+    out +=
+        " With one seed the interval covers the val images only: it speaks for that trained model, not the "
+        "variant.";
   if (ties.empty()) return out + " " + called(leader) + " goes on.";
-  out += fmt::format(" It cannot tell {} from the leader at 5 %: a tie", join_words(ties));
-  if (d.winner == d.leader)
-    return out + ", and the leader is also the cheapest of them, so " + called(leader) + " goes on." + coin_toss(s);
-  const VariantStats &w = d.stats[d.winner], &l = d.stats[d.leader];
-  std::string cheaper = w.macs < l.macs ? fmt::format("{:.1f}M vs {:.1f}M MACs", w.macs / 1e6, l.macs / 1e6)
-                        : w.params < l.params
-                            ? fmt::format("{} vs {} params", format_params(w.params), format_params(l.params))
-                            : fmt::format("a shorter epoch, {:.1f} s vs {:.1f} s", w.epoch_seconds, l.epoch_seconds);
-  return out +
-         fmt::format(", which goes to the cheaper {} ({}): {} goes on.", called(winner), cheaper, called(winner)) +
-         coin_toss(s);
+  out += fmt::format(" It cannot tell {} from the leader: a tie", join_words(ties));
+  return out + tie_break_text(s);
 }
 
 std::string decision_table(const LoadedStage& s) {
   const auto& d = s.decision;
-  std::string md =
-      "| Variant | Configuration | Params | MACs | Best val | Mean of last 5 epochs | Epoch | Only leader right / "
-      "only this right | Verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
+  const bool last5 = d.rule.decide_on == "last5_mean";
+  std::string md = fmt::format(
+      "| Variant | Configuration | Params | MACs | Mean of last 5 epochs{} | Best epoch{} | Epoch | Δ vs leader, 95 % "
+      "CI | Holm | Per seed: Δ | Per seed: McNemar p | Verdict |\n"
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+      last5 ? " (decides)" : "", last5 ? "" : " (decides)");
   for (size_t k = 0; k < s.variants.size(); ++k) {
     const auto& v = s.variants[k];
     const VariantStats& st = d.stats[k];
     std::string name = (k == d.winner && s.variants.size() > 1 ? "**" + v.variant->name + "**" : v.variant->name) +
                        (v.variant->same_as.empty() ? "" : " (same run as " + v.variant->same_as + ")");
-    std::string pairs = st.vs_leader ? fmt::format("{} / {}", st.vs_leader->a_only, st.vs_leader->b_only) : "–";
-    std::string verdict = k == d.leader ? "leader"
-                          : !st.p_value ? "not tested (no val_predictions.csv)"
-                          : st.tied     ? "tie, " + p_text(*st.p_value)
-                                        : "worse, " + p_text(*st.p_value);
-    if (k == d.winner && k != d.leader) verdict += "; the cheapest of the tie: goes on";
-    md += fmt::format("| {} | {} | {} | {:.1f}M | {} | {} | {:.1f} s | {} | {} |\n", name, cell(v.label),
-                      format_params(st.params), st.macs / 1e6, pm_percent(st.best_val), pm_percent(st.last5_val),
-                      epoch_time(v), pairs, verdict);
+    std::string delta = "–", holm = "–", seeds = "–", mcnemar = "–";
+    if (const auto& c = st.vs_leader) {
+      delta = signed_points(c->difference) + " " + interval_text(c->ci95);
+      holm = fmt::format("{}; {} CI {}", p_text(c->p_holm), level_text(c->holm_level), interval_text(c->ci_holm));
+      seeds = per_seed_differences(*c);
+      mcnemar = per_seed_mcnemar(*c);
+    }
+    std::string verdict = k == d.leader   ? "leader"
+                          : !st.vs_leader ? "not tested (no val_predictions.csv or no shared seed)"
+                          : st.tied       ? "tie"
+                                          : "worse";
+    if (k == d.incumbent) verdict += "; incumbent";
+    if (k == d.winner && k != d.leader) verdict += "; goes on by the cost rule";
+    md += fmt::format("| {} | {} | {} | {:.1f}M | {} | {} | {:.1f} s | {} | {} | {} | {} | {} |\n", name, cell(v.label),
+                      format_params(st.params), st.macs / 1e6, pm_percent(st.last5_val), pm_percent(st.best_val),
+                      epoch_time(v), delta, holm, seeds, mcnemar, verdict);
   }
   return md;
 }
@@ -222,7 +268,7 @@ std::string stage_answer(const LoadedStage& s) {
       if (k != fastest) clear = clear && early_acc[fastest].n > 1 && apart(early_acc[fastest], early_acc[k]);
     return fmt::format(
         "{} {} **Convergence speed:** val accuracy after {} epochs is {}; {} is ahead {}. "
-        "The first epoch within 1 pt of each run's best val accuracy: {}. Epoch time (median): {}.",
+        "The first epoch within 1 pt of each run's best val accuracy: {}. Epoch time (median; it never decides): {}.",
         headline(s, "Best activation"), decision, early, join_words(at_early), s.variants[fastest].label,
         clear ? "of every other activation beyond the spread over seeds"
               : "by less than the spread over seeds (or with one seed): a tie in speed",
@@ -275,28 +321,32 @@ std::string stage_notes(const LoadedStage& s) {
 
 std::string ablation_section(const LoadedStage& s) {
   const LoadedVariant& recipe = s.variants[0];
-  const auto base = best_val(recipe);
+  const auto& d = s.decision;
+  const std::string stat = statistic_words(d.rule.decide_on);
   std::string md = fmt::format(
-      "The recipe, {}, reaches {} best val accuracy ({}). Each row removes one lever; the paired test compares it "
-      "with the recipe on the same {} val images.\n\n"
-      "| Without | Best val | Δ vs recipe | Only recipe right / only this right | Paired test | Verdict |\n"
-      "|---|---:|---:|---:|---:|---|\n",
-      recipe.variant->name, pm_percent(base), seeds_phrase(recipe), recipe.runs[0].val_size);
+      "The recipe, {}, reaches {} {} ({}; best epoch {}). Each row removes one lever; the bootstrap over seeds and "
+      "the same {} val images compares it with the recipe, Holm-corrected over the {} rows.\n\n"
+      "| Without | {} | Best epoch | Δ vs recipe, 95 % CI | Holm | Per seed: McNemar p | Verdict |\n"
+      "|---|---:|---:|---:|---:|---:|---|\n",
+      recipe.variant->name, pm_percent(d.stats[0].statistic), stat, seeds_phrase(recipe),
+      pm_percent(d.stats[0].best_val), recipe.runs[0].val_size, s.variants.size() - 1,
+      d.rule.decide_on == "last5_mean" ? "Mean of last 5 epochs" : "Best val");
   std::vector<std::string> helps, hurts, ties;
+  bool one_seed = false;
   for (size_t k = 1; k < s.variants.size(); ++k) {
     const auto& v = s.variants[k];
-    const auto acc = best_val(v);
-    const double delta = acc.mean - base.mean;
-    const auto pairs = paired(*recipe.variant, *v.variant);
-    std::string verdict = "not tested (no val_predictions.csv)", test = "–", counts = "–";
-    if (pairs) {
-      const double p = eval::mcnemar_exact(*pairs);
-      test = p_text(p);
-      counts = fmt::format("{} / {}", pairs->a_only, pairs->b_only);
-      if (p >= kSignificance) {
+    const auto& st = d.stats[k];
+    std::string verdict = "not tested (no val_predictions.csv or no shared seed)", delta = "–", holm = "–",
+                mcnemar = "–";
+    if (const auto& c = st.vs_leader) {
+      one_seed = one_seed || c->seeds.size() == 1;
+      delta = signed_points(c->difference) + " " + interval_text(c->ci95);
+      holm = fmt::format("{}; {} CI {}", p_text(c->p_holm), level_text(c->holm_level), interval_text(c->ci_holm));
+      mcnemar = per_seed_mcnemar(*c);
+      if (!c->significant) {
         verdict = "tie";
         ties.push_back(v.label);
-      } else if (delta < 0) {
+      } else if (c->difference < 0) {
         verdict = "the lever helps";
         helps.push_back(v.label);
       } else {
@@ -304,16 +354,20 @@ std::string ablation_section(const LoadedStage& s) {
         hurts.push_back(v.label);
       }
     }
-    md += fmt::format("| {} | {} | {:+.1f} pt | {} | {} | {} |\n", cell(v.label), pm_percent(acc), 100 * delta, counts,
-                      test, verdict);
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", cell(v.label), pm_percent(st.statistic),
+                      pm_percent(st.best_val), delta, holm, mcnemar, verdict);
   }
   md += "\n";
-  if (!helps.empty()) md += "Significantly below the recipe at 5 %: " + join_words(helps) + ". ";
-  if (!hurts.empty()) md += "Significantly above the recipe at 5 %: " + join_words(hurts) + ". ";
+  if (!helps.empty()) md += "Significantly below the recipe after Holm: " + join_words(helps) + ". ";
+  if (!hurts.empty()) md += "Significantly above the recipe after Holm: " + join_words(hurts) + ". ";
   if (!ties.empty())
-    md += fmt::format("Ties with the recipe at 5 %: {}; what {} is below what {} val images can resolve{}.",
+    md += fmt::format("Ties with the recipe after Holm: {}; what {} is below what {} val images{} can resolve.",
                       join_words(ties), ties.size() == 1 ? "that lever gives" : "each of those levers gives",
-                      recipe.runs[0].val_size, recipe.runs.size() == 1 ? " with one seed" : "");
+                      recipe.runs[0].val_size, one_seed ? " and one seed" : " and these seeds");
+  if (one_seed)
+    md +=
+        " With one seed the intervals cover the val images only: they speak for these trained models, not the "
+        "levers.";
   return md + "\n";
 }
 

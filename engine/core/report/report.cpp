@@ -123,11 +123,12 @@ std::string summary_row(const LoadedStage& s, size_t k) {
   else if (s.variants.size() == 1)
     verdict = s.spec->final ? "final" : "–";
   else if (k == d.winner)
-    verdict = k == d.leader ? "leader, goes on" : "tie, cheapest: goes on";
+    verdict = k == d.leader ? "leader, goes on" : "tie: goes on by the cost rule";
   else if (k == d.leader)
     verdict = "leader";
   else
-    verdict = st.p_value ? fmt::format("{}, {}", st.tied ? "tie" : "worse", p_text(*st.p_value)) : "not tested";
+    verdict = st.vs_leader ? fmt::format("{}, Holm {}", st.tied ? "tie" : "worse", p_text(st.vs_leader->p_holm))
+                           : "not tested";
   if (!v.variant->same_as.empty()) verdict += "; same run as " + v.variant->same_as;
   for (const auto& r : v.runs)
     if (!r.complete) verdict += fmt::format("; incomplete ({} of {} epochs)", r.epochs, r.epochs_planned);
@@ -220,6 +221,31 @@ bool copy_if_present(const fs::path& from, const fs::path& to) {
   return true;
 }
 
+// The final variant's test accuracy over every seed that has one, when `run_dir` is one of its
+// seeds: the figures below are that one seed's.
+std::string seeds_test_line(const fs::path& run_dir, const std::vector<LoadedStage>& stages) {
+  for (const auto& st : stages) {
+    if (!st.spec->final) continue;
+    const LoadedVariant& v = st.variants[st.decision.winner];
+    const auto& runs = v.variant->runs;
+    if (runs.size() < 2 || std::find(runs.begin(), runs.end(), run_dir) == runs.end()) continue;
+    std::vector<double> acc;
+    std::string per_seed;
+    for (size_t k = 0; k < runs.size(); ++k) {
+      if (!RunDir(runs[k]).has_test_metrics()) continue;
+      acc.push_back(RunDir(runs[k]).read_test_metrics().metrics.accuracy);
+      per_seed +=
+          fmt::format("{}seed {} {}", per_seed.empty() ? "" : ", ", v.variant->seeds[k], format_percent(acc.back()));
+    }
+    if (acc.size() < 2) return "";
+    return fmt::format(
+        "- Over {} seeds of {}: test accuracy **{}** ({}); the other figures of this section are seed {}'s.\n",
+        acc.size(), v.variant->name, pm_percent(eval::mean_sd(acc)), per_seed,
+        v.variant->seeds[static_cast<size_t>(std::find(runs.begin(), runs.end(), run_dir) - runs.begin())]);
+  }
+  return "";
+}
+
 // 4.4: the final model against every stage's best, its test results, its signs of overfitting.
 std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, const std::string& link_dir,
                           const std::vector<LoadedStage>& stages) {
@@ -270,6 +296,7 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
           "figures above and below are {} it ([train] test_tta, set in the graph before the test was read).\n",
           format_percent(file.tta->with_tta), format_percent(file.tta->without_tta),
           file.tta->used ? "with" : "without");
+    out << seeds_test_line(run_dir, stages);
     out << fmt::format("- Macro F1 {:.3f}, weighted F1 {:.3f}.\n", m.macro.f1, m.weighted.f1);
     if (!m.classes.empty()) {
       std::size_t best = 0, worst = 0;
@@ -318,19 +345,36 @@ std::string final_section(const fs::path& run_dir, const fs::path& fig_dir, cons
   return out.str();
 }
 
-const char* const kMethod = R"(## How the conclusions are computed
+// The rule as decision.cpp applies it; docs/study.md explains it at length.
+std::string method(const std::vector<LoadedStage>& stages) {
+  const DecisionRule& rule = stages.front().decision.rule;
+  return fmt::format(
+      R"(## How the conclusions are computed
 
 - Each variant trains once per seed; identical configurations train once and are marked "same run as".
-- Best val: the best val accuracy of a run (the epoch its best.pt holds), as mean ± sd over seeds.
-  Mean of last 5 epochs: the same over the last five epochs, less sensitive to one lucky epoch.
-- Paired test: the exact McNemar test of the leader (highest mean best val) against each other variant on
-  the same val images, discordant pairs pooled over the seeds both ran. p ≥ 0.05 is a tie; a tie goes to
-  the cheaper variant (fewer MACs, then fewer params, then the shorter epoch), which goes on.
+- The decision statistic (decide_on = "{}"): the {} of each run, mean ± sd over seeds. The best
+  epoch's val accuracy stays in the tables, labelled "best epoch": a maximum over a noisy curve is biased
+  upward, more so for noisier variants, so it does not decide.
+- The leader has the highest mean statistic. Every other variant is compared with it by a hierarchical paired
+  bootstrap ({} replicates, seed {}): each replicate resamples the seeds both ran and, once for all of them,
+  the shared val images; a seed's value is its difference in the statistic, moved by how the resampled images
+  change its per-image difference at the best epoch (val_predictions.csv keeps that epoch's predictions
+  only). The unit of replication is the seed; images vary within a seed.
+- Holm within a stage: the bootstrap p-value (2 × the smaller share of replicates on either side of 0)
+  orders the comparisons; the k-th smallest of m is tested with its interval at level 1 − {:g}/(m − k + 1),
+  and is significant when that interval excludes 0 and so did every one before it (the same as a
+  Holm-adjusted p < {:g}). The 95 % CI shown is before correction. Per-seed exact McNemar p-values are detail.
+- A variant not significantly different from the leader ties with it; a tie goes to the variant with the
+  fewest MACs, then the fewest params, then the incumbent (the variant the previous stage carried), then the
+  leader. Epoch time never decides: the variants are not timed interleaved, and timings of separate runs
+  drift more than the differences between variants of one cost.
 - A trend (e.g. the gap with depth) is claimed only when it is monotonic and its ends lie apart by more
   than their spread over seeds.
 - Convergence epoch: the first epoch whose val accuracy is within 1 point of the run's best.
 - Epoch time: the median over a run's epochs, so an epoch slowed by other work on the machine does not move it.
-)";
+)",
+      rule.decide_on, statistic_words(rule.decide_on), rule.replicates, rule.bootstrap_seed, rule.alpha, rule.alpha);
+}
 
 }  // namespace
 
@@ -371,18 +415,22 @@ void write_report(const fs::path& out_md, const std::vector<StageSpec>& stages,
   md << "\n\n" << data_section(loaded, final_run);
 
   md << "## Summary of every experiment\n\n"
-     << "| Stage | Configuration | Params | Val acc | Train acc | Seeds | Val, mean of last 5 epochs | Gap "
+     << "| Stage | Configuration | Params | Val acc (best epoch) | Train acc | Seeds | Val, mean of last 5 epochs | "
+        "Gap "
         "(train − val) | MACs | Epoch | Verdict |\n"
      << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   for (const auto& st : loaded)
     for (size_t k = 0; k < st.variants.size(); ++k) md << summary_row(st, k);
-  md << "\nVal acc: best val accuracy, mean ± sd over seeds. Train acc: at the same epoch. Bold: the variant that "
-        "goes on from its stage (see each stage for the paired test).\n\n";
+  md << fmt::format(
+      "\nVal acc (best epoch): the best val accuracy of each run, mean ± sd over seeds; it is shown, the {} "
+      "decides. Train acc: at the best epoch. Bold: the variant that goes on from its stage (see each stage for the "
+      "test).\n\n",
+      statistic_words(loaded.front().decision.rule.decide_on));
 
   std::set<std::string> used_slugs;
   for (const auto& st : loaded) md << stage_section(st, fig_dir, link_dir, used_slugs);
   if (final_run) md << final_section(*final_run, fig_dir, link_dir, loaded);
-  md << kMethod;
+  md << method(loaded);
 
   write_file_atomic(out_md, md.str());
   spdlog::info("report: wrote {} ({} stages, figures in {})", out_md.string(), stages.size(), fig_dir.string());

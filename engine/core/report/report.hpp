@@ -21,7 +21,14 @@ struct StageSpec {
   std::string question = "";  // the assignment's question, quoted above the answer
   bool ablation = false;      // variants[0] is the recipe; each other variant removes one lever
   bool final = false;         // its winner is the final model (tested)
+  DecisionRule rule = {};
+  // The runs of the variant the previous stage carried: this stage's variant that shares a run
+  // directory with them is the incumbent, which a tie of equal cost goes to.
+  std::vector<std::filesystem::path> carried = {};
 };
+
+// The stage decided from its run directories (decision.hpp), as the study and the report do it.
+StageDecision decide_stage(const StageSpec& spec);
 
 struct ReportOptions {
   std::string title = "Study report";

@@ -29,8 +29,17 @@ LoadedStage load_stage(const StageSpec& spec) {
   for (size_t k = 0; k < labels.size(); ++k) s.variants[k].label = labels[k];
   std::vector<std::vector<RunResult>> results;
   for (const auto& v : s.variants) results.push_back(v.runs);
-  s.decision = decide_stage(spec.variants, results);
+  s.decision = decide_stage(spec.variants, results, spec.rule, spec.carried, spec.ablation);
   return s;
+}
+
+StageDecision decide_stage(const StageSpec& spec) {
+  std::vector<std::vector<RunResult>> results;
+  for (const auto& v : spec.variants) {
+    results.emplace_back();
+    for (const auto& dir : v.runs) results.back().push_back(RunDir(dir).read_result());
+  }
+  return decide_stage(spec.variants, results, spec.rule, spec.carried, spec.ablation);
 }
 
 namespace {
