@@ -105,6 +105,11 @@ start=$(date +%s.%N)
 "$engine" study study/study.toml --launcher slurm --runs "$work/runs" --data "$data" --pin --sbatch-args "-c 1" \
   >submit.log 2>&1 || fail "submit: $(cat submit.log)"
 grep -q "runs submitted as Slurm array job" submit.log || fail "nothing submitted: $(cat submit.log)"
+# A second submission while the first is queued would train the same runs twice.
+if "$engine" study study/study.toml --launcher slurm --runs "$work/runs" --data "$data" >twice.log 2>&1; then
+  fail "submitted twice"
+fi
+grep -q "this study is already submitted" twice.log || fail "second submission: $(cat twice.log)"
 wait_idle 600
 slurm_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 [ -f runs/report.md ] || fail "no report after the jobs ended"
@@ -144,7 +149,7 @@ fault_args=(study fault/study.toml --launcher slurm --runs "$work/fault-runs" --
 "$engine" "${fault_args[@]}" >fault1.log 2>&1 || fail "fault submit: $(cat fault1.log)"
 array=$(sed -n 's/.*submitted as Slurm array job \([0-9]*\).*/\1/p' fault1.log)
 for _ in $(seq 120); do
-  [ "$(squeue -h -j "${array}_1" -o %T 2>/dev/null)" = RUNNING ] && break
+  [ -f fault-runs/base-s2/study-job.log ] && break  # the task has started the run
   sleep 0.5
 done
 scancel "${array}_1"

@@ -2,9 +2,13 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "engine/cli/launch.hpp"
 #include "engine/core/error.hpp"
@@ -26,22 +30,33 @@ std::string header(const std::string& name, const fs::path& runs, const std::str
          "\n#SBATCH --chdir=" + fs::current_path().string() + "\n";
 }
 
-// `sbatch --parsable ... script`; returns the job id. The user's --sbatch-args are shell words.
-std::string sbatch(const std::string& options, const fs::path& script) {
-  const std::string command = "sbatch --parsable " + options + " " + shell_quote(script.string()) + " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) throw UserError("cannot run sbatch: " + command);
+// A shell command's stdout and stderr, trailing newlines dropped; `status` as from wait().
+std::string capture(const std::string& command, int& status) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) throw UserError("cannot run " + command);
   std::string out;
   char buf[512];
   while (fgets(buf, sizeof buf, p)) out += buf;
-  const int status = pclose(p);
+  status = pclose(p);
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// `sbatch --parsable ... script`; returns the job id. The user's --sbatch-args are shell words.
+std::string sbatch(const std::string& options, const fs::path& script) {
+  const std::string command = "sbatch --parsable " + options + " " + shell_quote(script.string());
+  int status = 0;
+  const std::string out = capture(command, status);
   if (status != 0) {
     std::string hint = WEXITSTATUS(status) == 127 ? " (is Slurm installed here? tools/slurm-local starts one)" : "";
     throw UserError("sbatch failed" + hint + ": " + command + "\n" + out);
   }
   return out.substr(0, out.find(';'));  // "id;cluster" on a federation
 }
+
+// The study's jobs, one "ARRAY NEXT" line per submitted stage, so that a second submission can
+// see the first still queued.
+fs::path jobs_file(const StudyOptions& o) { return fs::path(o.runs) / "slurm" / "jobs"; }
 
 void write(const fs::path& file, const std::string& text) {
   std::ofstream out(file);
@@ -67,6 +82,27 @@ void check_slurm_paths(const StudyOptions& o) {
                   "--runs " +
                   fs::absolute(o.runs).lexically_normal().string() +
                   " (on storage every node sees, as the engine executable and the data must be)");
+}
+
+void refuse_if_queued(const StudyOptions& o) {
+  std::ifstream in(jobs_file(o));
+  std::vector<std::string> ours;
+  for (std::string id; in >> id;) ours.push_back(id);
+  if (ours.empty()) return;
+  int status = 0;
+  const std::string queued = capture("squeue -h --me -o %F", status);  // %F: an array task's job
+  if (status != 0) return;                                             // no Slurm to ask: sbatch will say so
+  const char* self = std::getenv("SLURM_JOB_ID");                      // the study's own job, going on
+  std::set<std::string> still;                                         // an array job is listed once per task
+  std::istringstream lines(queued);
+  for (std::string id; lines >> id;)
+    if (std::find(ours.begin(), ours.end(), id) != ours.end() && (!self || id != self)) still.insert(id);
+  std::string active;
+  for (const auto& id : still) active += (active.empty() ? "" : ",") + id;
+  if (!active.empty())
+    throw UserError("this study is already submitted: its jobs " + active + " are still queued or running (squeue -j " +
+                    active + "); wait for them (the study goes on by itself), or scancel " + active +
+                    " and run this command again");
 }
 
 std::string array_script(const std::string& stage, const std::vector<Job>& jobs, const std::string& exe,
@@ -133,6 +169,7 @@ void submit_stage(const std::string& stage, const std::vector<Job>& jobs, const 
   const std::string next_id =
       sbatch(options + (options.empty() ? "" : " ") + "--dependency=afterok:" + array_id + " --kill-on-invalid-dep=yes",
              next_file);
+  std::ofstream(jobs_file(o), std::ios::app) << array_id << " " << next_id << "\n";
   std::cout << "[study] stage " << stage << ": " << jobs.size() << (jobs.size() == 1 ? " run" : " runs")
             << " submitted as Slurm array job " << array_id << " (" << array_file.string()
             << "); the study goes on in job " << next_id << " once they all succeeded (squeue -j " << array_id << ","

@@ -17,6 +17,10 @@ namespace engine {
 // run directory is refused, with the absolute path to give instead.
 void check_slurm_paths(const StudyOptions& o);
 
+// An earlier submission of this study (RUNS/slurm/jobs) with jobs still queued or running is a
+// UserError naming them: two submissions would train the same runs twice.
+void refuse_if_queued(const StudyOptions& o);
+
 // "'it'\''s'": one word for the shell, whatever it holds.
 std::string shell_quote(const std::string& word);
 

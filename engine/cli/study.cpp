@@ -299,6 +299,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   int checked = validate_plan(s);
   std::cout << checked << " graphs valid\n";
   if (o.launcher == "slurm") check_slurm_paths(o);
+  if (o.launcher == "slurm" && !o.dry_run) refuse_if_queued(o);
   if (o.dry_run && o.launcher != "slurm") return 0;
   if (o.jobs > 1 && dist::world_from_env().distributed()) throw UserError(jobs_with_ranks());
   if (o.pin && dist::world_from_env().distributed())
