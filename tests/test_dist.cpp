@@ -238,6 +238,8 @@ TEST_SUITE("dist") {
 
   TEST_CASE(
       "a launched process takes its threads from the launcher: OMP_NUM_THREADS, Slurm's -c, cores / local ranks") {
+    for (const char* v : {"OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK", "SLURM_CPUS_ON_NODE", "LOCAL_WORLD_SIZE"})
+      unsetenv(v);                                       // as a shell inside an allocation would have them
     CHECK_FALSE(dist::launcher_threads(8).has_value());  // alone, unlaunched: every core
     setenv("SLURM_CPUS_PER_TASK", "3", 1);
     CHECK(dist::launcher_threads(8) == 3);  // an sbatch array task with -c 3
