@@ -236,6 +236,59 @@ TEST_SUITE("dist") {
     }
   }
 
+  TEST_CASE(
+      "a launched process takes its threads from the launcher: OMP_NUM_THREADS, Slurm's -c, cores / local ranks") {
+    for (const char* v : {"OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK", "SLURM_CPUS_ON_NODE", "LOCAL_WORLD_SIZE"})
+      unsetenv(v);                                       // as a shell inside an allocation would have them
+    CHECK_FALSE(dist::launcher_threads(8).has_value());  // alone, unlaunched: every core
+    setenv("SLURM_CPUS_PER_TASK", "3", 1);
+    CHECK(dist::launcher_threads(8) == 3);  // an sbatch array task with -c 3
+    setenv("OMP_NUM_THREADS", "2,1", 1);
+    CHECK(dist::launcher_threads(8) == 2);  // torchrun's variable first
+    unsetenv("OMP_NUM_THREADS");
+    unsetenv("SLURM_CPUS_PER_TASK");
+    setenv("SLURM_PROCID", "0", 1);
+    setenv("SLURM_NTASKS", "8", 1);
+    CHECK(dist::launcher_threads(8) == 1);  // no count per node: as if all 8 ranks shared this host
+    setenv("SLURM_TASKS_PER_NODE", "2(x4)", 1);
+    CHECK(dist::launcher_threads(8) == 4);
+    setenv("SLURM_CPUS_ON_NODE", "4", 1);
+    CHECK(dist::launcher_threads(8) == 2);  // the job's 4 CPUs on this node, not the host's 8
+    setenv("SLURM_NTASKS", "1", 1);
+    CHECK(dist::launcher_threads(8) == 4);  // an sbatch task alone: all of the job's CPUs
+    setenv("SLURM_CPUS_PER_TASK", "zero", 1);
+    CHECK_THROWS_WITH_AS(dist::launcher_threads(8), doctest::Contains("SLURM_CPUS_PER_TASK='zero'"), UserError);
+    for (const char* v :
+         {"SLURM_CPUS_PER_TASK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_TASKS_PER_NODE", "SLURM_CPUS_ON_NODE"})
+      unsetenv(v);
+  }
+
+  TEST_CASE("two ranks started the torchrun way with OMP_NUM_THREADS=1 train on 1 thread each; [train].threads wins") {
+    SKIP_WITHOUT_GLOO();
+    Fixture f;
+    fs::path graph = f.dir.write("omp.toml", test::tiny_graph("omp"));
+    for (const std::string threads : {"", "2"}) {
+      CAPTURE(threads);
+      const std::string out_dir = "omp" + threads;
+      std::vector<std::string> args = engine_args(f, graph, out_dir, {"--set", "train.epochs=1"});
+      if (!threads.empty()) args.insert(args.end(), {"--set", "train.threads=" + threads});
+      const std::string port = std::to_string(free_port());
+      auto env_of = [&](int rank) {
+        return std::vector<std::pair<std::string, std::string>>{
+            {"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"},   {"LOCAL_RANK", std::to_string(rank)},
+            {"MASTER_ADDR", "127.0.0.1"},   {"MASTER_PORT", port}, {"OMP_NUM_THREADS", "1"}};
+      };
+      pid_t r0 = spawn(args, env_of(0), f.dir / "r0.log");
+      pid_t r1 = spawn(args, env_of(1), f.dir / "r1.log");
+      CHECK(wait_for(r0, 300s) == 0);
+      CHECK(wait_for(r1, 60s) == 0);
+      std::string log = test::read_file(f.dir / out_dir / "train.log");
+      INFO(log);
+      const std::string expected = threads.empty() ? "1" : threads;
+      CHECK(log.find("on 2 ranks x cpu (" + expected + " threads)") != std::string::npos);
+    }
+  }
+
   TEST_CASE("after several steps every rank holds bit-identical weights (BatchNorm, augmentation, other seeds)") {
     SKIP_WITHOUT_GLOO();
     Fixture f;

@@ -41,6 +41,8 @@ struct Options {
   int64_t batch = 0;
   int iterations = 10;
   std::string device;
+  std::string runs = "runs";
+  std::string launcher, partition, sbatch_args;
 };
 
 Graph graph_of(const std::string& file, const Options& o) { return load_graph(file, o.sets).graph; }
@@ -223,6 +225,15 @@ int cli_main(int argc, char** argv) {
       "study-job.log",
       kBalance);
   study->add_option("--jobs", o.jobs, jobs_help)->check(CLI::Range(1, 256));
+  study->add_option("--runs", o.runs, "where the run directories go (default runs)");
+  study
+      ->add_option("--launcher", o.launcher,
+                   "slurm: each stage's runs as one sbatch --array job, the study going on in a job that "
+                   "starts once they all succeeded (docs/distributed.md)")
+      ->check(CLI::IsMember({"slurm"}));
+  study->add_option("--partition", o.partition, "--launcher slurm: the partition the jobs go to");
+  study->add_option("--sbatch-args", o.sbatch_args,
+                    "--launcher slurm: more sbatch options, e.g. \"-c 4 --time=2:00:00\"");
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say "A subcommand is required"
@@ -262,6 +273,10 @@ int cli_main(int argc, char** argv) {
   if (quiet.on) std::cout.setstate(std::ios::badbit);
   try {
     if (study->parsed() && o.jobs > 1 && o.nproc > 1) throw UserError(jobs_with_ranks());
+    if (study->parsed() && !o.launcher.empty() && (o.jobs > 1 || o.nproc > 1))
+      throw UserError(
+          "--launcher slurm runs each run as a Slurm array task on the cores Slurm gives it "
+          "(--sbatch-args \"-c N\"): --jobs and --nproc do not apply");
     if (o.nproc > 1 && (run->parsed() || study->parsed())) {
       std::vector<std::string> args;
       for (int k = 1; k < argc; ++k) {
@@ -289,6 +304,10 @@ int cli_main(int argc, char** argv) {
       so.pin = o.pin;
       so.sets = o.sets;
       so.jobs = o.jobs;
+      so.runs = o.runs;
+      so.launcher = o.launcher;
+      so.partition = o.partition;
+      so.sbatch_args = o.sbatch_args;
       return run_study(o.files.at(0), so);
     }
     if (ops->parsed()) {

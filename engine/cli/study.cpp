@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/cli/jobs.hpp"
+#include "engine/cli/slurm.hpp"
 #include "engine/core/info.hpp"
 #include "engine/core/report/decision.hpp"
 #include "engine/core/report/report.hpp"
@@ -99,7 +100,7 @@ std::string mismatch_message(const StudyStage& st, const std::string& previous, 
 // `engine run` processes side by side. nullopt when stopped; code() says why.
 class StageRunner {
  public:
-  explicit StageRunner(const StudyOptions& o) : o_(o) {}
+  StageRunner(const StudyOptions& o, fs::path file) : o_(o), file_(std::move(file)) {}
 
   std::optional<std::vector<report::Variant>> run(const StudyStage& st, bool train) {
     std::vector<report::Variant> variants;
@@ -110,12 +111,22 @@ class StageRunner {
       for (auto seed : st.seeds) v.runs.push_back(plan_seed(g, loaded, seed, v, pending));
       variants.push_back(std::move(v));
     }
-    if (train) code_ = o_.jobs > 1 ? train_in_jobs(pending) : train_here(pending);
+    if (train && o_.launcher == "slurm") {
+      std::vector<Job> jobs = jobs_of(pending);
+      if (!jobs.empty()) {
+        submit_stage(st.name, jobs, file_, o_);
+        submitted_ = true;
+        return std::nullopt;
+      }
+    } else if (train) {
+      code_ = o_.jobs > 1 ? train_in_jobs(pending) : train_here(pending);
+    }
     if (code_ != 0) return std::nullopt;
     return variants;
   }
 
   int code() const { return code_; }
+  bool submitted() const { return submitted_; }  // to Slurm: the study goes on in a job of its own
 
  private:
   struct Pending {  // a run this stage trains (or finds complete)
@@ -158,20 +169,28 @@ class StageRunner {
     return 0;
   }
 
-  int train_in_jobs(const std::vector<Pending>& pending) {
+  // The runs not complete yet, as `engine run` command lines; `costs` gets theirs.
+  std::vector<Job> jobs_of(const std::vector<Pending>& pending, std::vector<double>* costs = nullptr) {
     std::vector<Job> jobs;
-    std::vector<double> costs;
     for (const auto& p : pending) {
       if (complete_as_planned(p)) {  // a process started only to say so would cost a second
         std::cout << "[study] " << p.label << ": already complete (" << p.ro.out << ")" << std::endl;
         continue;
       }
-      Job job{p.label, {"run", p.graph.string(), "--out", p.ro.out}, p.ro.out};
+      // Absolute: a Slurm job may start elsewhere.
+      Job job{p.label, {"run", fs::absolute(p.graph).lexically_normal().string(), "--out", p.ro.out}, p.ro.out};
       for (const auto& s : p.ro.sets) job.args.insert(job.args.end(), {"--set", s});
-      if (!p.ro.data_root.empty()) job.args.insert(job.args.end(), {"--data", p.ro.data_root});
+      if (!p.ro.data_root.empty())
+        job.args.insert(job.args.end(), {"--data", fs::absolute(p.ro.data_root).lexically_normal().string()});
       jobs.push_back(std::move(job));
-      costs.push_back(p.cost);
+      if (costs) costs->push_back(p.cost);
     }
+    return jobs;
+  }
+
+  int train_in_jobs(const std::vector<Pending>& pending) {
+    std::vector<double> costs;
+    std::vector<Job> jobs = jobs_of(pending, &costs);
     const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     const std::vector<Wave> waves = plan_waves(costs, o_.jobs, cores);
     if (waves.size() > 1) {
@@ -207,6 +226,8 @@ class StageRunner {
     fs::path dir;
   };
   const StudyOptions& o_;
+  fs::path file_;
+  bool submitted_ = false;
   std::map<std::string, Known> known_;  // run identity -> its first variant and directory
   int code_ = 0;
 };
@@ -228,17 +249,18 @@ void test_winner(const report::Variant& v, const StudyOptions& o) {
 struct Outcome {
   int code = 0;
   fs::path report;
+  bool submitted = false;  // to Slurm, which goes on with the study
 };
 
-Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
-  StageRunner runner(o);
+Outcome run_stages(const Study& s, const StudyOptions& o, bool train, const fs::path& file = {}) {
+  StageRunner runner(o, file);
   std::vector<report::StageSpec> specs;
   std::optional<fs::path> final_run;
   fs::path winner;
   std::vector<fs::path> carried;  // the previous winner's runs: its variant in the next stage is the incumbent
   for (size_t k = 0; k < s.stages.size(); ++k) {
     const StudyStage& st = s.stages[k];
-    if (st.extends_winner && train) {
+    if (st.extends_winner && train && !o.dry_run) {
       auto wrong = check_bases(st, winner, o.pin);
       if (!wrong.empty()) {
         std::cerr << "error: " << mismatch_message(st, s.stages[k - 1].name, winner, wrong) << "\n";
@@ -246,7 +268,7 @@ Outcome run_stages(const Study& s, const StudyOptions& o, bool train) {
       }
     }
     auto variants = runner.run(st, train);
-    if (!variants) return {runner.code(), {}};
+    if (!variants) return {runner.code(), {}, runner.submitted()};
     specs.push_back(report::StageSpec{st.name, st.title, *variants, st.varies, st.question, st.ablation, st.final,
                                       s.rule, carried});
     if (st.ablation) continue;  // compared with its recipe; nothing builds on it
@@ -279,7 +301,9 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   Study s = load_study(file, o.sets);
   int checked = validate_plan(s);
   std::cout << checked << " graphs valid\n";
-  if (o.dry_run) return 0;
+  if (o.launcher == "slurm") check_slurm_paths(o);
+  if (o.launcher == "slurm" && !o.dry_run) refuse_if_queued(o);
+  if (o.dry_run && o.launcher != "slurm") return 0;
   if (o.jobs > 1 && dist::world_from_env().distributed()) throw UserError(jobs_with_ranks());
   if (o.pin && dist::world_from_env().distributed())
     throw UserError(
@@ -290,14 +314,15 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   // for all ranks.
   std::list<RunLock> locks;
   for (const auto& st : s.stages) {
-    if (!dist::root_process()) break;
+    if (!dist::root_process() || !o.launcher.empty()) break;  // Slurm's jobs lock their own, later
     for (const auto& g : st.graphs) {
       const std::string name = load_graph(g).graph.name;
       for (auto seed : st.seeds) locks.emplace_back(seed_dir(o, name, seed));
     }
   }
   std::cout << "[study] started " << iso_now() << std::endl;
-  Outcome out = run_stages(s, o, true);
+  Outcome out = run_stages(s, o, true, file);
+  if (out.submitted) return 0;
   std::cout << "[study] ended " << iso_now() << ", exit " << out.code << std::endl;
   if (out.code == 130) std::cout << "[study] interrupted; run the same command to resume\n";
   if (out.code == 0) std::cout << "[study] report: " << out.report.string() << "\n";

@@ -19,11 +19,15 @@ struct StudyOptions {
   bool dry_run = false;           // print the plan and validate every graph; train nothing
   bool pin = false;               // rewrite a stage's extends lines to the measured winner
   int jobs = 1;                   // runs of a stage trained at once, as `engine run` processes (engine/cli/jobs.hpp)
+  std::string launcher;           // "" (this machine) or "slurm" (engine/cli/slurm.hpp)
+  std::string partition;          // --launcher slurm: sbatch --partition
+  std::string sbatch_args;        // --launcher slurm: more sbatch options, as shell words
 };
 
 // Returns 0 when every run completed, 130 when interrupted, 2 when a stage's files do not
 // extend the measured winner (the message names the files and the edit); with --jobs, a run
-// that failed stops the study with its exit code.
+// that failed stops the study with its exit code. With --launcher slurm it returns 0 once the
+// first stage not complete is submitted.
 int run_study(const std::filesystem::path& file, const StudyOptions& options);
 
 // The report of a study from the run directories already there (no training).

@@ -1,5 +1,6 @@
 #include "engine/nn/dist/world.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "engine/core/error.hpp"
@@ -69,6 +70,29 @@ WorldInfo world_from_env() {
       w.master_port = 29500 + static_cast<int>(std::strtoul(env("SLURM_JOB_ID"), nullptr, 10) % 10000);
   }
   return w;
+}
+
+std::optional<int> launcher_threads(int cores) {
+  // OMP_NUM_THREADS may list one count per nesting level ("4,2"): the first is ours.
+  auto leading_count = [](const char* name) -> std::optional<int> {
+    const char* v = env(name);
+    if (!v) return std::nullopt;
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (end == v || (*end && *end != ',' && *end != '(') || n < 1 || n > 4096)
+      throw UserError(std::string(name) + "='" + v + "': expected a number of threads from 1 to 4096");
+    return static_cast<int>(n);
+  };
+  if (auto n = leading_count("OMP_NUM_THREADS")) return n;
+  if (auto n = leading_count("SLURM_CPUS_PER_TASK")) return n;
+  // The CPUs Slurm gave this job on this node, when it says.
+  if (auto n = leading_count("SLURM_CPUS_ON_NODE")) cores = *n;
+  const WorldInfo w = world_from_env();
+  if (!w.distributed()) return env("SLURM_CPUS_ON_NODE") ? std::optional<int>(cores) : std::nullopt;
+  std::optional<int> local = leading_count("LOCAL_WORLD_SIZE");
+  if (!local) local = leading_count("SLURM_NTASKS_PER_NODE");
+  if (!local) local = leading_count("SLURM_TASKS_PER_NODE");  // "2(x3),1": 2 on this job's first nodes
+  return std::max(1, cores / std::max(1, local.value_or(w.size)));
 }
 
 std::chrono::milliseconds collective_timeout() {

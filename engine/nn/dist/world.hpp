@@ -4,6 +4,7 @@
 // (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, the first host of SLURM_JOB_NODELIST). Torch-free,
 // so the command layer can ask it too.
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -25,6 +26,14 @@ WorldInfo world_from_env();
 
 // "node[01-04,07],gpu2" -> "node01": the host of Slurm's task 0, which serves the rendezvous.
 std::string first_slurm_host(const std::string& nodelist);
+
+// The threads this process should use, as its launcher says: OMP_NUM_THREADS (torchrun sets it
+// to 1), else SLURM_CPUS_PER_TASK (sbatch/srun -c), else, for one of several ranks, `cores`
+// shared by the ranks on this host (LOCAL_WORLD_SIZE, SLURM_NTASKS_PER_NODE, the leading count of
+// SLURM_TASKS_PER_NODE, else all ranks); under Slurm `cores` is the job's SLURM_CPUS_ON_NODE.
+// nullopt when no launcher says anything: a process alone uses every core. A value that is not a count >= 1 is a
+// UserError naming the variable.
+std::optional<int> launcher_threads(int cores);
 
 // How long a collective waits for the other ranks before failing: ENGINE_DIST_TIMEOUT seconds
 // (tests use a few), 60 by default.

@@ -1,9 +1,12 @@
 #include "engine/nn/runner/prepare.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
+#include <thread>
 
 #include "engine/nn/dist/ddp.hpp"
+#include "engine/nn/dist/world.hpp"
 
 namespace engine {
 
@@ -93,6 +96,10 @@ void apply_thread_env(Prepared& p) {
   if (auto n = threads_from_env(kThreadsEnv)) p.train.threads = *n;
   // `--nproc` starts each rank on one thread unless its command line sets train.threads.
   if (p.group && std::getenv("ENGINE_RANK_THREADS")) p.train.threads = std::atoi(std::getenv("ENGINE_RANK_THREADS"));
+  // Started by torchrun, srun or sbatch: the launcher's share of the cores, unless [train].threads is set.
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (p.train.threads == 0)
+    if (auto n = dist::launcher_threads(cores)) p.train.threads = *n;
 }
 
 void prepare_model(Prepared& p) {

@@ -52,7 +52,8 @@ void join_ranks(Prepared& p);
 Prepared resolve(const std::filesystem::path& graph_file, const RunInputs& inputs);
 
 // train.threads from the environment of a process started beside others (ENGINE_THREADS from
-// `engine study --jobs`, ENGINE_RANK_THREADS from `--nproc`); prepare_model applies it, and so
+// `engine study --jobs`, ENGINE_RANK_THREADS from `--nproc`, else the launcher's share: see
+// dist::launcher_threads); prepare_model applies it, and so
 // must anything that runs steps before it (the memory-format plan).
 void apply_thread_env(Prepared& p);
 
