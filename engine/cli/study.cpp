@@ -166,7 +166,7 @@ class StageRunner {
         std::cout << "[study] " << p.label << ": already complete (" << p.ro.out << ")" << std::endl;
         continue;
       }
-      Job job{p.label, {"run", p.graph.string(), "--out", p.ro.out}, p.ro.out};
+      Job job{p.label, {"run", p.graph.string(), "--run-dir", p.ro.out}, p.ro.out};
       for (const auto& s : p.ro.sets) job.args.insert(job.args.end(), {"--set", s});
       if (!p.ro.data_root.empty()) job.args.insert(job.args.end(), {"--data", p.ro.data_root});
       jobs.push_back(std::move(job));
