@@ -1,7 +1,7 @@
 #include "engine/cli/json_views.hpp"
 
-#include <sstream>
 #include <toml++/toml.h>
+#include <sstream>
 
 #include "engine/core/graph.hpp"
 #include "engine/core/info.hpp"
@@ -28,7 +28,7 @@ toml::table value_holder(const Value& v) { return toml::parse("v = " + v.repr())
 toml::array node_array(const std::vector<Node>& nodes) {
   toml::array out;
   for (const auto& n : nodes) {
-    toml::table t{{"name", n.name}, {"op", n.op},         {"args", node_label(n)},
+    toml::table t{{"name", n.name},     {"op", n.op},     {"args", node_label(n)},
                   {"params", n.params}, {"macs", n.macs}, {"output", shape_array(n.out)}};
     toml::array from;
     for (const auto& f : n.from) from.push_back(f);
@@ -73,8 +73,8 @@ std::string check_json(const std::vector<Checked>& files) {
     }
     list.push_back(std::move(t));
   }
-  return json_of(toml::table{
-      {"files", std::move(list)}, {"ok", static_cast<int64_t>(files.size()) - failed}, {"failed", failed}});
+  return json_of(
+      toml::table{{"files", std::move(list)}, {"ok", static_cast<int64_t>(files.size()) - failed}, {"failed", failed}});
 }
 
 std::string info_json(const std::vector<const Graph*>& graphs, const std::vector<std::string>& models) {

@@ -29,8 +29,9 @@ const std::vector<Isa>& isas() {
       {"avx512_core", {"avx512f", "avx512bw", "avx512vl", "avx512dq"}},
       {"avx512_core_vnni", {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"}},
       {"avx512_core_bf16", {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16"}},
-      {"avx512_core_amx", {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16", "amx_tile",
-                           "amx_bf16", "amx_int8"}},
+      {"avx512_core_amx",
+       {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16",
+        "amx_int8"}},
   };
   return list;
 }
