@@ -33,7 +33,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 TEST_SUITE("regression") {
   TEST_CASE("a fixed-seed 2-epoch run reproduces the recorded metrics.csv digit for digit") {
     test::TempDir dir;
-    auto r = test::run_cli({"run", (regression_dir() / "small.toml").string(), "--out", (dir / "run").string(),
+    auto r = test::run_cli({"run", (regression_dir() / "small.toml").string(), "--run-dir", (dir / "run").string(),
                             "--data", test::data_dir().string()});
     REQUIRE(r.code == 0);
     CHECK(without_timings(test::read_file(dir / "run" / "metrics.csv")) ==
