@@ -134,8 +134,8 @@ echo "slurm study: ${slurm_s} s; the same study run locally: ${local_s} s ($(npr
 
 # DDP: 2 ranks started by srun against 2 started by --nproc, one epoch.
 run_args=(run study/base.toml --data "$data" --set train.epochs=1 --set train.threads=1)
-srun -n 2 -c 1 "$engine" "${run_args[@]}" --out "$work/ddp-srun" >srun.log 2>&1 || fail "srun: $(cat srun.log)"
-"$engine" "${run_args[@]}" --nproc 2 --out "$work/ddp-local" >nproc.log 2>&1 || fail "--nproc: $(cat nproc.log)"
+srun -n 2 -c 1 "$engine" "${run_args[@]}" --run-dir "$work/ddp-srun" >srun.log 2>&1 || fail "srun: $(cat srun.log)"
+"$engine" "${run_args[@]}" --nproc 2 --run-dir "$work/ddp-local" >nproc.log 2>&1 || fail "--nproc: $(cat nproc.log)"
 grep -q "on 2 ranks" ddp-srun/train.log || fail "srun did not train on 2 ranks: $(cat ddp-srun/train.log)"
 [ "$(wc -l <ddp-srun/metrics.csv)" -eq 2 ] || fail "srun: not one metrics row"
 [ "$(metrics ddp-srun/metrics.csv)" = "$(metrics ddp-local/metrics.csv)" ] || fail "srun's metrics differ from --nproc's"

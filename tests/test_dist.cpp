@@ -174,7 +174,7 @@ size_t rows_in(const fs::path& metrics) {
 
 std::vector<std::string> engine_args(const Fixture& f, const fs::path& graph, const std::string& out,
                                      std::vector<std::string> extra = {}) {
-  std::vector<std::string> a{"run", graph.string(), "--data", f.data.string(), "--out", (f.dir / out).string()};
+  std::vector<std::string> a{"run", graph.string(), "--data", f.data.string(), "--run-dir", (f.dir / out).string()};
   for (const auto& s : kSets)
     if (s != "train.threads=1") a.insert(a.end(), {"--set", s});
   a.insert(a.end(), extra.begin(), extra.end());

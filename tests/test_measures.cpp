@@ -232,8 +232,8 @@ TEST_SUITE("runner") {
     Fixture f;
     run_graph(f.graph, f.options("run", {"train.epochs=2"}));
     std::string out = (f.dir / "run").string();
-    auto plain =
-        test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2"});
+    auto plain = test::run_cli(
+        {"test", f.graph.string(), "--run-dir", out, "--data", f.data.string(), "--set", "train.epochs=2"});
     INFO(plain.err);
     REQUIRE(plain.code == 0);
     CHECK(plain.out.find("without flip TTA") != std::string::npos);
@@ -243,7 +243,7 @@ TEST_SUITE("runner") {
     CHECK(m.metrics.accuracy == m.tta->without_tta);
 
     auto tta = test::run_cli(
-        {"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2", "--tta"});
+        {"test", f.graph.string(), "--run-dir", out, "--data", f.data.string(), "--set", "train.epochs=2", "--tta"});
     REQUIRE(tta.code == 0);
     CHECK(tta.out.find("reported: with)") != std::string::npos);
     TestMetrics t = RunDir(out).read_test_metrics();

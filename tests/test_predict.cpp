@@ -314,7 +314,7 @@ TEST_SUITE("use") {
 
     // The graph file works as well as its run directory.
     auto via_graph = test::run_cli(
-        {"predict", f.graph.string(), "--out", f.run.string(), (dir / "grey.png").string(), "--top", "3"});
+        {"predict", f.graph.string(), "--run-dir", f.run.string(), (dir / "grey.png").string(), "--top", "3"});
     CHECK(via_graph.out == text.out);
   }
 
@@ -336,7 +336,7 @@ TEST_SUITE("use") {
   TEST_CASE(
       "predict on the test split agrees with engine test; an older run without data.toml gets the same mean/std") {
     auto& f = trained();
-    auto tested = test::run_cli({"test", f.graph.string(), "--out", f.run.string(), "--data", f.data.string()});
+    auto tested = test::run_cli({"test", f.graph.string(), "--run-dir", f.run.string(), "--data", f.data.string()});
     REQUIRE(tested.code == 0);
     double test_accuracy = RunDir(f.run).read_test_metrics().metrics.accuracy;
 
@@ -397,7 +397,7 @@ TEST_SUITE("use") {
   TEST_CASE("predict without a trained run, or with a bad argument, exits 2 and says why") {
     auto& f = trained();
     test::TempDir dir{"engine-predict"};
-    auto none = test::run_cli({"predict", f.graph.string(), "--out", (dir / "nothing").string(), f.graph.string()});
+    auto none = test::run_cli({"predict", f.graph.string(), "--run-dir", (dir / "nothing").string(), f.graph.string()});
     CHECK(none.code == 2);
     CHECK(none.err.find("no best checkpoint") != std::string::npos);
     auto not_run = test::run_cli({"predict", dir.path().string(), f.graph.string()});

@@ -74,7 +74,7 @@ TEST_SUITE("regression") {
   TEST_CASE("a fixed-seed run repeats bit for bit here, and matches the recorded reference within bf16 tolerance") {
     test::TempDir dir;
     for (const char* out : {"a", "b"}) {
-      auto r = test::run_cli({"run", (regression_dir() / "small.toml").string(), "--out", (dir / out).string(),
+      auto r = test::run_cli({"run", (regression_dir() / "small.toml").string(), "--run-dir", (dir / out).string(),
                               "--data", test::data_dir().string()});
       REQUIRE(r.code == 0);
     }

@@ -134,7 +134,7 @@ struct Fixture {
   // `engine run` of the tiny graph into `out` (relative to the fixture), as an argument list.
   std::vector<std::string> run_args(const std::string& out, std::vector<std::string> sets = {},
                                     bool binary = true) const {
-    std::vector<std::string> args{"run", graph.string(), "--out", (dir / out).string(), "--data", data.string()};
+    std::vector<std::string> args{"run", graph.string(), "--run-dir", (dir / out).string(), "--data", data.string()};
     if (binary) args.insert(args.begin(), ENGINE_BINARY);
     for (auto& s : sets) args.insert(args.end(), {"--set", s});
     return args;
@@ -185,8 +185,9 @@ TEST_SUITE("robustness") {
           std::string::npos);
     CHECK(test::read_file(run / "metrics.csv") == before);
 
-    Child tester = spawn({ENGINE_BINARY, "test", f.graph.string(), "--out", run.string(), "--data", f.data.string()},
-                         f.dir / "tester");
+    Child tester =
+        spawn({ENGINE_BINARY, "test", f.graph.string(), "--run-dir", run.string(), "--data", f.data.string()},
+              f.dir / "tester");
     CHECK(wait_exit(tester, 60) == 2);
     CHECK(tester.stderr_text().find("is in use by another engine process " + holder) != std::string::npos);
     CHECK_FALSE(fs::exists(run / "test"));
@@ -414,7 +415,7 @@ TEST_SUITE("robustness") {
     check_refused(f.run_args("run", {}, false), "last.pt", "--fresh");
 
     std::ofstream(run / "best.pt", std::ios::binary) << best.substr(0, best.size() - 100);
-    check_refused({"test", f.graph.string(), "--out", run.string(), "--data", f.data.string()}, "best.pt",
+    check_refused({"test", f.graph.string(), "--run-dir", run.string(), "--data", f.data.string()}, "best.pt",
                   "Retrain with engine run --fresh");
 
     // The advice works: without last.pt the run trains again from epoch 1.

@@ -147,8 +147,8 @@ TEST_SUITE("runner") {
     Fixture f;
     run_graph(f.graph, f.options("run", {"train.epochs=2"}));
     std::string out = (f.dir / "run").string();
-    auto r =
-        test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "train.epochs=2"});
+    auto r = test::run_cli(
+        {"test", f.graph.string(), "--run-dir", out, "--data", f.data.string(), "--set", "train.epochs=2"});
     INFO(r.err);
     REQUIRE(r.code == 0);
     CHECK(r.out.find("test accuracy") != std::string::npos);
@@ -162,11 +162,11 @@ TEST_SUITE("runner") {
     CHECK(m.labels[0].name == "class0");
 
     auto none =
-        test::run_cli({"test", f.graph.string(), "--out", (f.dir / "nothing").string(), "--data", f.data.string()});
+        test::run_cli({"test", f.graph.string(), "--run-dir", (f.dir / "nothing").string(), "--data", f.data.string()});
     CHECK(none.code == 2);
     CHECK(none.err.find("no best checkpoint") != std::string::npos);
     auto wrong =
-        test::run_cli({"test", f.graph.string(), "--out", out, "--data", f.data.string(), "--set", "vars.width=4"});
+        test::run_cli({"test", f.graph.string(), "--run-dir", out, "--data", f.data.string(), "--set", "vars.width=4"});
     CHECK(wrong.code == 2);
     CHECK(wrong.err.find("shape mismatch") != std::string::npos);
   }

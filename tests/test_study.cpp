@@ -226,8 +226,8 @@ TEST_SUITE("study") {
     // A plain engine run of one of them takes the directory as its own, finished run.
     const fs::path wide = dir / "runs-j2" / "g-wide-s1";
     auto stamp = fs::last_write_time(wide / "last.pt");
-    auto again = test::run_cli({"run", (dir / "g-wide.toml").string(), "--out", wide.string(), "--set", "train.seed=1",
-                                "--data", o.data_root});
+    auto again = test::run_cli({"run", (dir / "g-wide.toml").string(), "--run-dir", wide.string(), "--set",
+                                "train.seed=1", "--data", o.data_root});
     CHECK(again.code == 0);
     CHECK(fs::last_write_time(wide / "last.pt") == stamp);
 

@@ -178,7 +178,7 @@ class StageRunner {
         continue;
       }
       // Absolute: a Slurm job may start elsewhere.
-      Job job{p.label, {"run", fs::absolute(p.graph).lexically_normal().string(), "--out", p.ro.out}, p.ro.out};
+      Job job{p.label, {"run", fs::absolute(p.graph).lexically_normal().string(), "--run-dir", p.ro.out}, p.ro.out};
       for (const auto& s : p.ro.sets) job.args.insert(job.args.end(), {"--set", s});
       if (!p.ro.data_root.empty())
         job.args.insert(job.args.end(), {"--data", fs::absolute(p.ro.data_root).lexically_normal().string()});

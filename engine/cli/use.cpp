@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "engine/cli/conventions.hpp"
 #include "engine/core/pytorch_source.hpp"
 #include "engine/nn/use/export.hpp"
 #include "engine/nn/use/predict.hpp"
@@ -46,14 +47,15 @@ void log_to_stderr() {
 }
 }  // namespace
 
-UseCommands::UseCommands(CLI::App& app) {
+UseCommands::UseCommands(CLI::App& app, Spellings& spellings) {
   predict_ = app.add_subcommand("predict", "classify image files with a trained run's best.pt");
   predict_->add_option("run", run_, "run directory (runs/<name>) or the graph file it was trained from")->required();
   predict_->add_option("images", inputs_, "JPEG/PNG files of any size, or directories (walked)")->required();
   predict_->add_option("--top", top_, "classes shown per image")->check(CLI::PositiveNumber);
   predict_->add_flag("--json", json_, "one JSON object per image on stdout, for scripts");
   predict_->add_flag("--tta", tta_, "average the logits of each image and its horizontal flip");
-  predict_->add_option("--out", out_, "run directory of a graph file (default runs/<name>)");
+  predict_->add_option("--run-dir", out_, "run directory of a graph file (default runs/<name>)");
+  spellings.old(predict_, "--out", "--run-dir", out_);
   predict_->add_option("--data", data_, "dataset root: read only for runs trained before data.toml existed");
   predict_->add_option("--set", sets_, "override a key of the graph, e.g. --set train.threads=1 (repeatable)");
 

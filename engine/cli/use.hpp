@@ -11,10 +11,12 @@ class App;
 
 namespace engine {
 
+class Spellings;
+
 class UseCommands {
  public:
-  explicit UseCommands(CLI::App& app);  // adds predict and export to app
-  std::optional<int> run() const;       // the exit code when one of them was parsed
+  UseCommands(CLI::App& app, Spellings& spellings);  // adds predict and export to app
+  std::optional<int> run() const;                    // the exit code when one of them was parsed
 
  private:
   int predict() const;

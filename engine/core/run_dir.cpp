@@ -93,7 +93,7 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
       if (!more.only_epochs_grew)
         throw UserError(dir_.string() + " holds a run of a different config; these keys differ (run -> now):" + diff +
                         "\nRun with --fresh to start over (the old run is kept as " + dir_.string() +
-                        ".prev-N), or with --out DIR to train elsewhere.");
+                        ".prev-N), or with --run-dir DIR to train elsewhere.");
       if (!more.schedule_independent)
         throw UserError(dir_.string() + " cannot be extended from train.epochs = " + std::to_string(more.from) +
                         " to " + std::to_string(more.to) + ": its scheduler '" + more.scheduler +
@@ -101,7 +101,7 @@ std::string RunDir::prepare(const std::string& config_text, const Value& spec, b
                         std::to_string(more.from) + "-epoch schedule would not match the first epochs of a " +
                         std::to_string(more.to) + "-epoch run. Run with --fresh to train " + std::to_string(more.to) +
                         " epochs from the start (the old run is kept as " + dir_.string() +
-                        ".prev-N), or with --out DIR to train elsewhere. (Runs with scheduler none or step can be "
+                        ".prev-N), or with --run-dir DIR to train elsewhere. (Runs with scheduler none or step can be "
                         "extended.)");
       // Extended: the run continues from its last checkpoint under the new total.
     }

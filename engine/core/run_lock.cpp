@@ -137,7 +137,7 @@ std::pair<uint64_t, uint64_t> acquire(const fs::path& dir) {
       ::close(fd);
       throw UserError(dir.string() + " is in use by another engine process (" + holder +
                       "). Nothing was changed; wait for it to finish or stop it, or use another directory "
-                      "(--out DIR).");
+                      "(--run-dir DIR).");
     }
     // Between open and flock the file may have been moved away with its directory (--fresh):
     // only the file the path names now counts.

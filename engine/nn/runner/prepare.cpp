@@ -91,6 +91,10 @@ std::optional<int64_t> threads_from_env(const char* name) {
 }
 }  // namespace
 
+void check_data(const Prepared& p, const RunInputs& in) {
+  data::available_wnids(data_config(p.spec, in.data_root, p.graph.input, "").root);  // Tiny ImageNet: wnids.txt, val/
+}
+
 void apply_thread_env(Prepared& p) {
   // `engine study --jobs` starts each run on its share of the cores.
   if (auto n = threads_from_env(kThreadsEnv)) p.train.threads = *n;

@@ -51,6 +51,10 @@ void join_ranks(Prepared& p);
 // The completed spec, its graph, [train] and the run directory; nothing on disk is touched.
 Prepared resolve(const std::filesystem::path& graph_file, const RunInputs& inputs);
 
+// Fails fast when the data root (--data, ENGINE_DATA or [data].root) does not look like data:
+// the format's own cheap check, made before anything slow (the memory-format plan times steps).
+void check_data(const Prepared& p, const RunInputs& inputs);
+
 // train.threads from the environment of a process started beside others (ENGINE_THREADS from
 // `engine study --jobs`, ENGINE_RANK_THREADS from `--nproc`, else the launcher's share: see
 // dist::launcher_threads); prepare_model applies it, and so

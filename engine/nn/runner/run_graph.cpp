@@ -120,6 +120,7 @@ RunOutcome outcome_of(const Prepared& p, const CheckpointInfo& state) {
 
 RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   Prepared p = resolve(graph_file, o);
+  check_data(p, o);  // before the run directory is made and the plan measured
   join_ranks(p);
   std::optional<RunLock> lock;  // rank 0 holds it for every rank
   std::string config_text = to_toml(p.spec);
