@@ -68,7 +68,7 @@ void prepare_data_on_this_rank(Prepared& p, const RunInputs& in, data::TestSplit
   // The decoded-image cache is shared by the runs beside this one.
   fs::path cache = p.dir.path().parent_path() / ".cache";
   p.dataset = data_config(p.spec, in.data_root, p.graph.input, cache.string());
-  p.data = data::load_tiny_imagenet(p.dataset, test);
+  p.data = data::load_data(p.dataset, test);
   if (p.graph.num_classes != static_cast<int64_t>(p.data.wnids.size()))
     throw UserError(p.graph_file.string() + ": the graph's head has " + std::to_string(p.graph.num_classes) +
                     " classes but the data has " + std::to_string(p.data.wnids.size()));

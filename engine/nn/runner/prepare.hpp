@@ -11,7 +11,7 @@
 #include "engine/core/run_dir.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/nn/dataset/batch_loader.hpp"
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 #include "engine/nn/model.hpp"
 #include "engine/nn/runner/hardware.hpp"
 #include "engine/nn/runner/run.hpp"
@@ -31,7 +31,7 @@ struct Prepared {
   Hardware hw;                 // prepare_model
   GraphModule model{nullptr};  // prepare_model
   data::DataConfig dataset;    // prepare_data: [data] with its root resolved
-  data::TinyImageNet data;     // prepare_data
+  data::LoadedData data;       // prepare_data
   // The plan (runner/plan.hpp): convolution shape -> the kernel conv2d takes, as measured.
   std::map<std::string, std::string> conv_kernels;
   dist::ProcessGroup* group = nullptr;  // join_ranks: set when this process is one of several ranks
