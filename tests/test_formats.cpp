@@ -297,3 +297,78 @@ TEST_SUITE("formats") {
     CHECK(std::count(metrics[0].begin(), metrics[0].end(), '\n') == 3);
   }
 }
+
+namespace {
+// A CIFAR-10 binary root: `per_class` records per class in each of two train batches and the
+// test batch; record r of class k has every R value 40 k, G value r % 256, B a pattern of r.
+void write_cifar10(const fs::path& root, int classes = 3, int per_class = 12) {
+  fs::create_directories(root);
+  std::ofstream names(root / "batches.meta.txt");
+  for (int k = 0; k < classes; ++k) names << "thing_" << char('a' + k) << "\n";
+  names << "\n";
+  for (const char* file : {"data_batch_1.bin", "data_batch_2.bin", "test_batch.bin"}) {
+    std::ofstream out(root / file, std::ios::binary);
+    for (int r = 0; r < classes * per_class; ++r) {
+      const int k = r % classes;
+      std::vector<char> record(3073);
+      record[0] = char(k);
+      std::fill(record.begin() + 1, record.begin() + 1025, char(40 * k));
+      std::fill(record.begin() + 1025, record.begin() + 2049, char(r % 256));
+      for (size_t i = 2049; i < record.size(); ++i) record[i] = char((i * 31 + size_t(r)) % 256);
+      out.write(record.data(), std::streamsize(record.size()));
+    }
+  }
+}
+}  // namespace
+
+TEST_SUITE("formats") {
+  TEST_CASE("CIFAR-10 binary batches: records read straight into the splits, val split off train") {
+    test::TempDir dir("engine-formats");
+    write_cifar10(dir / "cifar");
+    DataConfig config;
+    config.root = (dir / "cifar").string();
+    config.num_classes = 3;
+    config.height = config.width = 32;
+    config.val_fraction = 0.25;
+    const LoadedData data = load_data(config);
+    CHECK(data.format == "cifar-binary");
+    CHECK(data.wnids == std::vector<std::string>{"thing_a", "thing_b", "thing_c"});
+    CHECK(data.train.size() == 3 * 18);
+    CHECK(data.val.size() == 3 * 6);
+    CHECK(data.test.size() == 36);
+    for (int64_t i = 0; i < data.train.size(); ++i) {
+      const int64_t label = data.train.labels[i].item<int64_t>();
+      CHECK(data.train.images[i][0].max().item<int>() == 40 * label);
+      CHECK(data.train.images[i][0].min().item<int>() == 40 * label);
+    }
+    config.channels = 1;
+    config.height = config.width = 16;
+    const LoadedData grey = load_data(config, TestSplit::Skip);
+    CHECK(grey.train.images.sizes() == torch::IntArrayRef{54, 1, 16, 16});
+  }
+
+  TEST_CASE("a 2-epoch run and engine test on CIFAR-10 binaries") {
+    test::TempDir dir("engine-formats");
+    write_cifar10(dir / "cifar");
+    const fs::path graph = dir.write("cifar.toml", folder_graph("cifar"));
+    auto r =
+        test::run_cli({"run", graph.string(), "--out", (dir / "run").string(), "--data", (dir / "cifar").string()});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    auto t =
+        test::run_cli({"test", graph.string(), "--out", (dir / "run").string(), "--data", (dir / "cifar").string()});
+    CHECK_MESSAGE(t.code == 0, t.err);
+  }
+
+  TEST_CASE("a CIFAR file of the wrong length: exit 2, naming it, nothing written") {
+    test::TempDir dir("engine-formats");
+    write_cifar10(dir / "cifar");
+    fs::resize_file(dir / "cifar" / "data_batch_2.bin", 3073 * 5 + 100);
+    const fs::path graph = dir.write("cifar.toml", folder_graph("cifar"));
+    auto r =
+        test::run_cli({"run", graph.string(), "--out", (dir / "run").string(), "--data", (dir / "cifar").string()});
+    CHECK(r.code == 2);
+    CHECK_MESSAGE(contains(r.err, (dir / "cifar" / "data_batch_2.bin").string()), r.err);
+    CHECK_MESSAGE(contains(r.err, "fetch it again"), r.err);
+    CHECK(!fs::exists(dir / "run"));
+  }
+}

@@ -53,11 +53,13 @@ int cmd_check(const Options& o) {
         Study study = load_study(f);
         size_t graphs = 0;
         for (const auto& st : study.stages)
-          for (const auto& g : st.graphs) load_graph(g, o.sets), ++graphs;
+          for (const auto& g : st.graphs) check_head(load_graph(g, o.sets)), ++graphs;
         std::cout << f << ": ok  study, " << study.stages.size() << " stages, " << graphs << " graphs\n";
         continue;
       }
-      std::cout << check_line(graph_of(f, o)) << "\n";
+      LoadedGraph loaded = load_graph(f, o.sets);
+      check_head(loaded);
+      std::cout << check_line(loaded.graph) << "\n";
     } catch (const UserError& e) {
       std::cout << "error: " << e.what() << "\n";
       ++failed;

@@ -231,10 +231,9 @@ Graph build_graph(const Value& spec, const Registry& registry, bool check_limits
   return g;
 }
 
-namespace {
-// An image classifier's last node must give one logit per class of its data: a head of another
-// width trains without complaint (labels stay below it) and means a wrong model.
-void check_head(const Value& spec, const Graph& g) {
+void check_head(const LoadedGraph& loaded) {
+  const Value& spec = loaded.spec;
+  const Graph& g = loaded.graph;
   if (g.input.size() != 3 || g.nodes.empty()) return;
   const Node& head = g.nodes.back();
   if (head.out == Shape{g.num_classes}) return;
@@ -246,12 +245,10 @@ void check_head(const Value& spec, const Graph& g) {
                        std::to_string(g.num_classes) + " classes" + where +
                        "; end with a linear layer of out = \"$classes\" (one logit per class)");
 }
-}  // namespace
 
 LoadedGraph resolve_graph(Value spec, bool check_limits) {
   complete_sections(spec);
   Graph g = build_graph(spec, default_registry(), check_limits);
-  check_head(spec, g);
   return LoadedGraph{std::move(spec), std::move(g)};
 }
 

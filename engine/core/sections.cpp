@@ -105,7 +105,7 @@ const std::vector<Field<data::DataConfig>>& data_fields() {
       field("root", &D::root, "the data folder (--data or ENGINE_DATA override it); docs/data.md"),
       // The formats of engine/nn/dataset/formats.cpp (a test keeps the two lists equal).
       field("format", &D::format, "layout of the root; auto: detected from it", {},
-            {"auto", "tiny-imagenet", "imagefolder"}),
+            {"auto", "tiny-imagenet", "imagefolder", "cifar-binary"}),
       field("classes", &D::classes,
             "class ids (wnids, folder names) to use, in label order; empty: choose num_classes"),
       field("num_classes", &D::num_classes, "how many classes to choose (seeded) when classes is empty", 1),

@@ -53,6 +53,12 @@ fs::path checked_root(const std::string& root) {
   return path;
 }
 
+const Format& format_named(const std::string& name) {
+  for (const auto& format : data_formats())
+    if (format.name == name) return format;
+  throw std::logic_error("no data format named '" + name + "'");
+}
+
 const Format& format_of(const DataConfig& config, const fs::path& root) {
   const auto& formats = data_formats();
   std::vector<std::string> names;
@@ -157,7 +163,9 @@ DecodedSplits decode_splits(const DataConfig& config, const DataFiles& files) {
     all.insert(all.end(), list->files.begin(), list->files.end());
     labels.insert(labels.end(), list->labels.begin(), list->labels.end());
   }
-  DecodedImages decoded = decode_images(all, config.channels, config.height, config.width, config.resize);
+  const Format& format = format_named(files.format);
+  DecodedImages decoded =
+      (format.pixels ? format.pixels : decode_images)(all, config.channels, config.height, config.width, config.resize);
   std::vector<bool> keep(all.size(), true);
   if (!decoded.corrupt.empty()) {
     const std::string& first = all[decoded.corrupt.front()];

@@ -22,4 +22,9 @@ struct DecodedImages {
 // back: the caller decides whether that is an error.
 DecodedImages decode_images(const std::vector<std::string>& files, int channels, int height, int width, bool resize);
 
+// One image held as 3 planes (R, G, B) of source_height x source_width, converted to `channels`
+// planes of height x width as decode_images converts a file (a CIFAR record); its sums as there.
+void convert_planes(const uint8_t* rgb, int source_height, int source_width, int channels, int height, int width,
+                    uint8_t* planes, std::array<uint64_t, 6>& sums);
+
 }  // namespace engine::data

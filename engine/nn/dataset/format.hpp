@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/nn/dataset/data.hpp"
+#include "engine/nn/dataset/decode.hpp"
 
 namespace engine::data {
 
@@ -27,6 +28,10 @@ struct Format {
   bool (*matches)(const std::filesystem::path& root);
   std::vector<std::string> (*classes)(const std::filesystem::path& root);  ///< all of them, sorted
   Listing (*list)(const std::filesystem::path& root, const std::vector<std::string>& classes, TestSplit test);
+  /// Null: the items are image files, decoded (decode_images). Otherwise the format reads its own
+  /// items' pixels (CIFAR's records), with decode_images' signature and contract.
+  DecodedImages (*pixels)(const std::vector<std::string>& items, int channels, int height, int width,
+                          bool resize) = nullptr;
 };
 
 // Every format, in detection order (formats.cpp).
@@ -35,6 +40,7 @@ const std::vector<Format>& data_formats();
 // The formats, one function each (tiny_imagenet.cpp, image_folder.cpp, ...).
 Format tiny_imagenet_format();
 Format image_folder_format();
+Format cifar_binary_format();
 
 // Shared by the formats: a file name with an extension the decoder reads (case-blind).
 bool is_image_file(const std::filesystem::path& path);

@@ -7,6 +7,7 @@ const std::vector<Format>& data_formats() {
   static const std::vector<Format> formats{
       tiny_imagenet_format(),
       image_folder_format(),
+      cifar_binary_format(),
   };
   return formats;
 }

@@ -17,6 +17,7 @@ Prepared resolve(const fs::path& graph_file, const RunInputs& in) {
   Prepared p;
   p.graph_file = graph_file;
   LoadedGraph loaded = load_graph(graph_file, in.sets, in.bases);
+  check_head(loaded);
   p.spec = std::move(loaded.spec);
   p.graph = std::move(loaded.graph);
   p.train = train_config(p.spec);
