@@ -20,9 +20,9 @@ constexpr int kCifarSide = 32;
 constexpr size_t kCifarPixels = 3 * kCifarSide * kCifarSide;
 
 struct CifarLayout {
-  std::string names;                      // the class-name file
-  std::vector<std::string> train, test;   // batch files
-  size_t label_bytes = 1, label_at = 0;   // which label byte is the class
+  std::string names;                     // the class-name file
+  std::vector<std::string> train, test;  // batch files
+  size_t label_bytes = 1, label_at = 0;  // which label byte is the class
   size_t record() const { return label_bytes + kCifarPixels; }
 };
 
@@ -51,7 +51,8 @@ std::vector<std::string> cifar_names(const fs::path& root) {
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);)
     if (!trimmed(line).empty()) names.push_back(trimmed(line));
-  if (names.empty()) throw UserError(path_in_quotes(file) + " names no classes; it should hold one class name per line");
+  if (names.empty())
+    throw UserError(path_in_quotes(file) + " names no classes; it should hold one class name per line");
   return names;
 }
 
@@ -99,7 +100,8 @@ Listing list_cifar_binary(const fs::path& root, const std::vector<std::string>& 
   const std::vector<std::string> names = cifar_names(root);
   Listing out;
   if (layout.train.empty())
-    throw UserError(path_in_quotes(root / "data_batch_1.bin") + " not found: a CIFAR-10 root holds data_batch_1.bin to "
+    throw UserError(path_in_quotes(root / "data_batch_1.bin") +
+                    " not found: a CIFAR-10 root holds data_batch_1.bin to "
                     "data_batch_5.bin and test_batch.bin");
   for (const auto& file : layout.train) {
     list_batch(root / file, layout, names, chosen, out.train);
@@ -117,9 +119,8 @@ Listing list_cifar_binary(const fs::path& root, const std::vector<std::string>& 
 DecodedImages read_cifar_records(const std::vector<std::string>& sources, int channels, int height, int width,
                                  bool resize) {
   if ((height != kCifarSide || width != kCifarSide) && !resize)
-    throw UserError("CIFAR images are 32x32, not the graph's " + std::to_string(width) + "x" +
-                    std::to_string(height) + "; set [input] shape to [" + std::to_string(channels) +
-                    ", 32, 32] or data.resize = true");
+    throw UserError("CIFAR images are 32x32, not the graph's " + std::to_string(width) + "x" + std::to_string(height) +
+                    "; set [input] shape to [" + std::to_string(channels) + ", 32, 32] or data.resize = true");
   DecodedImages out;
   out.images = torch::empty({int64_t(sources.size()), channels, height, width}, torch::kUInt8);
   out.pixel_sums.assign(sources.size(), {});
@@ -156,9 +157,13 @@ DecodedImages read_cifar_records(const std::vector<std::string>& sources, int ch
 }  // namespace
 
 Format cifar_binary_format() {
-  return {"cifar-binary", "batches.meta.txt + data_batch_1..5.bin + test_batch.bin (CIFAR-10), or "
+  return {"cifar-binary",
+          "batches.meta.txt + data_batch_1..5.bin + test_batch.bin (CIFAR-10), or "
           "fine_label_names.txt + train.bin + test.bin (CIFAR-100)",
-          "batches.meta.txt", is_cifar_binary, cifar_classes, list_cifar_binary,
+          "batches.meta.txt",
+          is_cifar_binary,
+          cifar_classes,
+          list_cifar_binary,
           read_cifar_records};
 }
 
