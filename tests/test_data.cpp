@@ -22,8 +22,8 @@
 #include "engine/core/error.hpp"
 #include "engine/nn/dataset/augment.hpp"
 #include "engine/nn/dataset/batch_loader.hpp"
+#include "engine/nn/dataset/data.hpp"
 #include "engine/nn/dataset/dataset.hpp"
-#include "engine/nn/dataset/tiny_imagenet.hpp"
 
 namespace fs = std::filesystem;
 using namespace engine::data;
@@ -105,11 +105,11 @@ std::string user_error(const std::function<void()>& action) {
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The real subset, decoded once for every test that reads it.
-const TinyImageNet& real_data() {
-  static const TinyImageNet data = [] {
+const LoadedData& real_data() {
+  static const LoadedData data = [] {
     DataConfig config;
     config.root = kRealRoot;
-    return load_tiny_imagenet(config);
+    return load_data(config);
   }();
   return data;
 }
@@ -139,7 +139,7 @@ bool same_batches(BatchLoader& a, BatchLoader& b, int count) {
 TEST_SUITE("data") {
   TEST_CASE("a small tree loads with labels, human names, grayscale and odd-sized images") {
     FakeTree tree;
-    const TinyImageNet data = load_tiny_imagenet(tree.config());
+    const LoadedData data = load_data(tree.config());
     CHECK(data.wnids == std::vector<std::string>{"n00000000", "n00000001", "n00000002"});
     CHECK(data.names == std::vector<std::string>{"thing0", "thing1", "thing2"});
     CHECK(data.full_names[2] == "thing2, alias 2");
@@ -177,7 +177,7 @@ TEST_SUITE("data") {
     config.mean = {0.5, 0.5, 0.5};
     config.std = {0.25, 0.25, 0.25};
     config.classes = {"n00000002", "n00000000"};
-    const TinyImageNet data = load_tiny_imagenet(config, TestSplit::Skip);
+    const LoadedData data = load_data(config, TestSplit::Skip);
     CHECK(data.mean == config.mean);
     CHECK(data.std == config.std);
     CHECK(data.wnids == config.classes);
@@ -192,7 +192,7 @@ TEST_SUITE("data") {
     FakeTree tree;
     DataConfig config = tree.config();
     config.resize = false;
-    const std::string message = user_error([&] { load_tiny_imagenet(config); });
+    const std::string message = user_error([&] { load_data(config); });
     CHECK_MESSAGE(contains(message, tree.train_image(1, 1).string()), message);
     CHECK(contains(message, "24x20"));
   }
@@ -217,7 +217,7 @@ TEST_SUITE("data") {
     SUBCASE("a requested wnid that is not there, with the nearest one suggested") {
       config.classes = {"n00000001", "n0000002"};
       path = (tree.root / "wnids.txt").string();
-      message = user_error([&] { load_tiny_imagenet(config); });
+      message = user_error([&] { load_data(config); });
       CHECK_MESSAGE(contains(message, "did you mean 'n00000002'"), message);
     }
     SUBCASE("an empty class folder") {
@@ -237,14 +237,14 @@ TEST_SUITE("data") {
     SUBCASE("an annotation line naming a missing image") {
       fs::remove(tree.root / "val" / "images" / "val_3.JPEG");
       path = (tree.root / "val" / "images" / "val_3.JPEG").string();
-      message = user_error([&] { load_tiny_imagenet(config); });
+      message = user_error([&] { load_data(config); });
       CHECK_MESSAGE(contains(message, "val_annotations.txt:4"), message);
     }
     SUBCASE("fewer classes than num_classes") {
       config.num_classes = 5;
       path = (tree.root / "wnids.txt").string();
     }
-    if (message.empty()) message = user_error([&] { load_tiny_imagenet(config); });
+    if (message.empty()) message = user_error([&] { load_data(config); });
     CHECK_MESSAGE(contains(message, path), "message: '", message, "' should name '", path, "'");
   }
 
@@ -277,7 +277,7 @@ TEST_SUITE("data") {
     config.skip_corrupt = true;
     std::ofstream(tree.train_image(2, 3), std::ios::binary | std::ios::trunc) << "not a jpeg at all";
     fs::resize_file(tree.train_image(0, 5), fs::file_size(tree.train_image(0, 5)) / 2);
-    const TinyImageNet data = load_tiny_imagenet(config);
+    const LoadedData data = load_data(config);
     CHECK(data.train.size() + data.val.size() == 28);
     CHECK(data.train.labels.size(0) == data.train.size());
     for (const Split* split : {&data.train, &data.val})
@@ -288,7 +288,7 @@ TEST_SUITE("data") {
   }
 
   TEST_CASE("the real subset splits 4500/500/500, stratified, without overlap") {
-    const TinyImageNet& data = real_data();
+    const LoadedData& data = real_data();
     REQUIRE(data.wnids.size() == 10);
     CHECK(data.train.size() == 4500);
     CHECK(data.val.size() == 500);
@@ -305,7 +305,7 @@ TEST_SUITE("data") {
   }
 
   TEST_CASE("labels, wnids and names agree on the real subset") {
-    const TinyImageNet& data = real_data();
+    const LoadedData& data = real_data();
     const auto goldfish = std::find(data.wnids.begin(), data.wnids.end(), "n01443537") - data.wnids.begin();
     REQUIRE(goldfish < 10);
     CHECK(data.names[goldfish] == "goldfish");
@@ -328,23 +328,23 @@ TEST_SUITE("data") {
   TEST_CASE("the split and the class choice depend only on their seeds") {
     DataConfig config;
     config.root = kRealRoot;
-    const auto a = list_tiny_imagenet(config, TestSplit::Skip), again = list_tiny_imagenet(config, TestSplit::Skip);
+    const auto a = list_data(config, TestSplit::Skip), again = list_data(config, TestSplit::Skip);
     CHECK(a.val.files == again.val.files);
     CHECK(a.train.files == again.train.files);
     config.split_seed = 1;
-    const auto b = list_tiny_imagenet(config, TestSplit::Skip);
+    const auto b = list_data(config, TestSplit::Skip);
     CHECK(a.val.files != b.val.files);
     CHECK(b.val.files.size() == 500);
 
     FakeTree tree(6, 2, 1);
     DataConfig choose = tree.config();
     choose.num_classes = 3;
-    const auto chosen = list_tiny_imagenet(choose).wnids;
-    CHECK(chosen == list_tiny_imagenet(choose).wnids);
+    const auto chosen = list_data(choose).wnids;
+    CHECK(chosen == list_data(choose).wnids);
     CHECK(chosen.size() == 3);
     bool another_seed_differs = false;
     for (choose.class_seed = 1; choose.class_seed < 6; ++choose.class_seed)
-      another_seed_differs |= list_tiny_imagenet(choose).wnids != chosen;
+      another_seed_differs |= list_data(choose).wnids != chosen;
     CHECK(another_seed_differs);
   }
 
@@ -380,7 +380,7 @@ TEST_SUITE("data") {
   }
 
   TEST_CASE("eval batches keep the split order and are exactly normalised") {
-    const TinyImageNet& data = real_data();
+    const LoadedData& data = real_data();
     LoaderOptions options;
     options.batch_size = 256;
     options.mean = data.mean;
@@ -404,7 +404,7 @@ TEST_SUITE("data") {
   }
 
   TEST_CASE("augmentation keeps shapes and changes pixels") {
-    const TinyImageNet& data = real_data();
+    const LoadedData& data = real_data();
     LoaderOptions plain;
     plain.mean = data.mean;
     plain.std = data.std;
@@ -516,7 +516,7 @@ TEST_SUITE("data") {
     FakeTree tree;
     DataConfig config = tree.config();
     config.cache_dir = (tree.root / "cache").string();
-    const TinyImageNet first = load_tiny_imagenet(config), second = load_tiny_imagenet(config);
+    const LoadedData first = load_data(config), second = load_data(config);
     CHECK_FALSE(first.from_cache);
     CHECK(second.from_cache);
     for (auto [a, b] :
@@ -529,15 +529,15 @@ TEST_SUITE("data") {
     CHECK(second.names == first.names);
 
     config.split_seed = 5;  // other settings, another cache file
-    CHECK_FALSE(load_tiny_imagenet(config).from_cache);
-    CHECK(load_tiny_imagenet(config).from_cache);
+    CHECK_FALSE(load_data(config).from_cache);
+    CHECK(load_data(config).from_cache);
   }
 
   TEST_CASE("a stale or damaged cache is rebuilt, never used") {
     FakeTree tree;
     DataConfig config = tree.config();
     config.cache_dir = (tree.root / "cache").string();
-    load_tiny_imagenet(config, TestSplit::Skip);
+    load_data(config, TestSplit::Skip);
     const fs::path cache = only_cache_file(config.cache_dir);
     bool rebuilt_in_subcase = false;
 
@@ -546,7 +546,7 @@ TEST_SUITE("data") {
       FakeTree::write_image(tree.train_image(2, 0), 0, 16, false);  // class 2's image now has class 0's colour
       fs::last_write_time(tree.train_image(2, 0),
                           fs::last_write_time(tree.train_image(2, 0)) + std::chrono::seconds(2));
-      const TinyImageNet rebuilt = load_tiny_imagenet(config, TestSplit::Skip);
+      const LoadedData rebuilt = load_data(config, TestSplit::Skip);
       CHECK_FALSE(rebuilt.from_cache);
       for (const Split* split : {&rebuilt.train, &rebuilt.val})
         for (size_t i = 0; i < split->files.size(); ++i)
@@ -563,8 +563,8 @@ TEST_SUITE("data") {
       file.seekp(std::streamoff(fs::file_size(cache) / 2));
       file.write("\x5a\xa5\x5a", 3);
     }
-    if (!rebuilt_in_subcase) CHECK_FALSE(load_tiny_imagenet(config, TestSplit::Skip).from_cache);
-    CHECK(load_tiny_imagenet(config, TestSplit::Skip).from_cache);  // and rebuilt for next time
+    if (!rebuilt_in_subcase) CHECK_FALSE(load_data(config, TestSplit::Skip).from_cache);
+    CHECK(load_data(config, TestSplit::Skip).from_cache);  // and rebuilt for next time
   }
 
 }  // TEST_SUITE("data")
@@ -594,14 +594,14 @@ TEST_SUITE("bench") {
       std::cout << "BENCH|" << key << "|" << label << "|" << value << "|" << unit << std::endl;
     };
 
-    TinyImageNet data;
-    const double decode = median_of_3([&] { data = load_tiny_imagenet(config); });
+    LoadedData data;
+    const double decode = median_of_3([&] { data = load_data(config); });
     const int64_t images = data.train.size() + data.val.size() + data.test.size();
-    report("load", "first load: list + decode " + std::to_string(images) + " JPEGs (median of 3)", decode, "s");
+    report("load", "first load: list + decode " + std::to_string(images) + " images (median of 3)", decode, "s");
 
     config.cache_dir = cache_dir.string();
-    report("load_write", "first load writing the cache", seconds([&] { load_tiny_imagenet(config); }), "s");
-    const double cached = median_of_3([&] { data = load_tiny_imagenet(config); });
+    report("load_write", "first load writing the cache", seconds([&] { load_data(config); }), "s");
+    const double cached = median_of_3([&] { data = load_data(config); });
     REQUIRE(data.from_cache);
     report("cached", "cached load (raw file + checksum; median of 3)", cached, "s");
 

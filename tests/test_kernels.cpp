@@ -35,7 +35,6 @@ const Hardware kBf16 = [] {
   return hw;
 }();
 
-
 // |got - exact| <= rel * |exact| + 1e-6 everywhere, exact computed in double.
 bool within(const torch::Tensor& got, const torch::Tensor& exact, double rel) {
   const torch::Tensor err = (got.to(torch::kDouble) - exact).abs();
@@ -180,11 +179,12 @@ out = 4
       REQUIRE(a.size() == b.size());
       for (size_t k = 0; k < a.size(); ++k) b[k].copy_(a[k]);
     }
-    for (GraphModule* m : {&ours, &aten}) place_model(**m, [] {
-      Hardware hw = kBf16;
-      hw.channels_last = true;
-      return hw;
-    }());
+    for (GraphModule* m : {&ours, &aten})
+      place_model(**m, [] {
+        Hardware hw = kBf16;
+        hw.channels_last = true;
+        return hw;
+      }());
     const torch::Tensor x = torch::randn({16, 3, 16, 16}).contiguous(at::MemoryFormat::ChannelsLast);
     // Every node of the graph that leaves a backward node: names of ours are engine's own.
     auto backward_names = [](const torch::Tensor& y) {

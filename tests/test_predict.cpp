@@ -13,7 +13,7 @@
 #include "engine/core/registry.hpp"
 #include "engine/core/run_dir.hpp"
 #include "engine/core/sections.hpp"
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 #include "engine/nn/model.hpp"
 #include "engine/nn/runner/checkpoint.hpp"
 #include "engine/nn/runner/run.hpp"
@@ -355,8 +355,8 @@ TEST_SUITE("use") {
     std::optional<RunData> stored = read_run_data(f.run);
     REQUIRE(stored);
     LoadedGraph lg = load_graph(f.graph);
-    data::TinyImageNet loaded =
-        data::load_tiny_imagenet(data_config(lg.spec, f.data.string(), lg.graph.input, ""), data::TestSplit::Skip);
+    data::LoadedData loaded =
+        data::load_data(data_config(lg.spec, f.data.string(), lg.graph.input, ""), data::TestSplit::Skip);
     CHECK(stored->mean == loaded.mean);
     CHECK(stored->std == loaded.std);
     CHECK(stored->wnids == loaded.wnids);

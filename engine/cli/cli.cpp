@@ -67,11 +67,13 @@ int cmd_check(const Options& o) {
         Study study = load_study(f);
         size_t n = 0;
         for (const auto& st : study.stages)
-          for (const auto& g : st.graphs) load_graph(g, o.sets), ++n;
+          for (const auto& g : st.graphs) check_head(load_graph(g, o.sets)), ++n;
         c.study_stages = study.stages.size(), c.study_graphs = n;
         if (!o.json) std::cout << f << ": ok  study, " << study.stages.size() << " stages, " << n << " graphs\n";
       } else {
-        c.graph = &graphs.emplace_back(graph_of(f, o));
+        LoadedGraph loaded = load_graph(f, o.sets);
+        check_head(loaded);
+        c.graph = &graphs.emplace_back(std::move(loaded.graph));
         if (!o.json) std::cout << check_line(*c.graph) << "\n";
       }
     } catch (const UserError& e) {

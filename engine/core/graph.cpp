@@ -231,6 +231,21 @@ Graph build_graph(const Value& spec, const Registry& registry, bool check_limits
   return g;
 }
 
+void check_head(const LoadedGraph& loaded) {
+  const Value& spec = loaded.spec;
+  const Graph& g = loaded.graph;
+  if (g.input.size() != 3 || g.nodes.empty()) return;
+  const Node& head = g.nodes.back();
+  if (head.out == Shape{g.num_classes}) return;
+  const Value* data = spec.find("data");
+  const Value* classes = data ? data->find("classes") : nullptr;
+  const Value* count = classes && !classes->items.empty() ? classes : data ? data->find("num_classes") : nullptr;
+  const std::string where = count && !count->loc.file.empty() ? " (" + count->loc.str() + ")" : "";
+  head.fail("out", "the graph's output is " + shape_str(head.out) + " but the data has " +
+                       std::to_string(g.num_classes) + " classes" + where +
+                       "; end with a linear layer of out = \"$classes\" (one logit per class)");
+}
+
 LoadedGraph resolve_graph(Value spec, bool check_limits) {
   complete_sections(spec);
   Graph g = build_graph(spec, default_registry(), check_limits);

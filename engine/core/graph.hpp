@@ -85,6 +85,11 @@ LoadedGraph load_graph(const std::filesystem::path& file, const std::vector<std:
                        const std::vector<std::filesystem::path>& bases = {}, bool check_limits = true);
 // The same for a spec already in memory (tests, generated graphs).
 LoadedGraph resolve_graph(Value spec, bool check_limits = true);
+// An image classifier's last node must give one logit per class of its data ([data] classes or
+// num_classes): a head of another width trains without complaint (labels stay below it) and is
+// a wrong model. SpecError at the head's `out`, naming where the class count comes from.
+// engine check and the runner call it; a graph that is only drawn or timed need not be a classifier.
+void check_head(const LoadedGraph& loaded);
 
 // Validates a list of layer tables fed by `input` (used for the top level and for the
 // expansion of composite ops).

@@ -455,8 +455,8 @@ std::string pytorch_source(const Graph& g, const RunData& data, const std::strin
                      ".\nGenerated from the validated graph: the module names are the engine's, so weights.pt\n"
                      "(a plain state_dict) loads with strict=True.\n\n"
                      "Input: float32 N" +
-                     shape +
-                     ", RGB scaled to [0, 1] (the engine resizes other sizes with\n"
+                     shape + (g.input.size() == 3 && g.input[0] == 1 ? ", grey" : ", RGB") +
+                     " scaled to [0, 1] (the engine resizes other sizes with\n"
                      "cv2.INTER_AREA), then normalised per channel: (x - MEAN) / STD.\n\n"
                      "    import model\n"
                      "    net = model.load()                 # Model with weights.pt, in eval mode\n"

@@ -41,8 +41,9 @@ std::optional<RunData> read_run_data(const fs::path& run_dir) {
   d.names = need("names").as_strings("names");
   d.mean = need("mean").as_floats("mean");
   d.std = need("std").as_floats("std");
-  if (d.names.size() != d.wnids.size() || d.mean.size() != 3 || d.std.size() != 3)
-    throw UserError(file.string() + ": expected as many names as wnids and 3 values each for mean and std");
+  if (d.names.size() != d.wnids.size() || d.mean.size() != d.std.size() || (d.mean.size() != 3 && d.mean.size() != 1))
+    throw UserError(file.string() +
+                    ": expected as many names as wnids and 3 (RGB) or 1 (grey) values each for mean and std");
   return d;
 }
 

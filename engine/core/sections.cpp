@@ -108,13 +108,17 @@ const std::vector<Field<TrainConfig>>& train_fields() {
 const std::vector<Field<data::DataConfig>>& data_fields() {
   using D = data::DataConfig;
   static const std::vector<Field<D>> fields{
-      field("root", &D::root, "dataset root in the official Tiny ImageNet layout (--data or ENGINE_DATA override it)"),
-      field("classes", &D::classes, "wnids to use, in label order; empty: choose num_classes"),
+      field("root", &D::root, "the data folder (--data or ENGINE_DATA override it); docs/data.md"),
+      // The formats of engine/nn/dataset/formats.cpp (a test keeps the two lists equal).
+      field("format", &D::format, "layout of the root; auto: detected from it", {},
+            {"auto", "tiny-imagenet", "imagefolder", "cifar-binary"}),
+      field("classes", &D::classes,
+            "class ids (wnids, folder names) to use, in label order; empty: choose num_classes"),
       field("num_classes", &D::num_classes, "how many classes to choose (seeded) when classes is empty", 1),
       field("class_seed", &D::class_seed, "seed of the class choice", 0),
       field("val_fraction", &D::val_fraction, "share of each class's train images held out for validation", 0),
       field("split_seed", &D::split_seed, "seed of the stratified train/val split", 0),
-      field("resize", &D::resize, "resize images that are not the input size (false: reject them)"),
+      field("resize", &D::resize, "resize images that are not the input size, by area averaging (false: reject them)"),
       field("skip_corrupt", &D::skip_corrupt, "skip undecodable images with a warning instead of failing"),
       field("cache", &D::cache, "keep decoded images in runs/.cache so the next run starts at once"),
       field("mean", &D::mean, "per-channel mean in [0,1]; empty: computed on the train split"),
@@ -159,7 +163,8 @@ const std::vector<KeyDef>& top_keys() {
 
 const std::vector<KeyDef>& input_keys() {
   static const std::vector<KeyDef> keys{
-      key_ints("shape", std::vector<int64_t>{3, 64, 64}, "[channels, height, width] of one example", 1),
+      key_ints("shape", std::vector<int64_t>{3, 64, 64},
+               "[channels, height, width] of one example; channels 3 (RGB) or 1 (grey)", 1),
   };
   return keys;
 }
@@ -244,9 +249,11 @@ data::DataConfig data_config(const Value& spec, const std::string& root_override
     c.root = root_override;
   else if (env && *env)
     c.root = env;
-  if (input_shape.size() != 3 || input_shape[0] != 3)
-    throw SpecError(spec.find("input")->find("shape")->loc,
-                    "input.shape must be [3, height, width] to train on RGB images");
+  if (input_shape.size() != 3 || (input_shape[0] != 3 && input_shape[0] != 1))
+    throw SpecError(
+        spec.find("input")->find("shape")->loc,
+        "input.shape must be [3, height, width] to train on RGB images, or [1, height, width] on grey ones");
+  c.channels = static_cast<int>(input_shape[0]);
   c.height = static_cast<int>(input_shape[1]);
   c.width = static_cast<int>(input_shape[2]);
   if (c.cache) c.cache_dir = cache_dir;

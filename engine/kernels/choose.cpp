@@ -22,9 +22,9 @@ ConvTiming time_conv_case(const ConvCase& c, int warmup, int timed) {
                               .requires_grad_(c.input_grad);
   auto forward = [&](bool ours) {
     compat::set_autocast(c10::DeviceType::CPU, true, at::kBFloat16);
-    torch::Tensor y = !ours                                       ? conv->forward(x)
+    torch::Tensor y = !ours                                    ? conv->forward(x)
                       : c.kernel == ConvKernel::space_to_depth ? conv2d_space_to_depth(*conv, x)
-                                                                : conv2d_as_matmul(*conv, x);
+                                                               : conv2d_as_matmul(*conv, x);
     compat::set_autocast(c10::DeviceType::CPU, false);
     at::autocast::clear_cache();
     return y;

@@ -22,11 +22,8 @@ std::vector<std::pair<std::string, std::string>> build_info() {
   onednn += ", ISA " + cpu_isa() + ", bf16 " + bf16_name(bf16_support("cpu"));
   if (cap && *cap) onednn += ", ONEDNN_MAX_CPU_ISA=" + std::string(cap);
   const std::string loops = std::string("loops ") + vec::loop_isa_name(vec::loop_isa()) + " (ENGINE_CPU_ISA caps it)";
-  return {{"engine", ENGINE_VERSION},
-          {"LibTorch", TORCH_VERSION},
-          {"CUDA", cuda},
-          {"oneDNN", onednn},
-          {"kernels", loops}};
+  return {
+      {"engine", ENGINE_VERSION}, {"LibTorch", TORCH_VERSION}, {"CUDA", cuda}, {"oneDNN", onednn}, {"kernels", loops}};
 }
 
 }  // namespace engine

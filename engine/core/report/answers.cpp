@@ -30,9 +30,6 @@ std::string seeds_phrase(const LoadedVariant& v) {
   return v.runs.size() == 1 ? "one seed" : fmt::format("{} seeds", v.runs.size());
 }
 
-eval::MeanSd best_val(const LoadedVariant& v) {
-  return over_seeds(v, [](const RunResult& r) { return r.best_val_acc; });
-}
 eval::MeanSd convergence(const LoadedVariant& v) {
   return over_seeds(v,
                     [](const RunResult& r) { return static_cast<double>(convergence_epoch(r.history).value_or(0)); });

@@ -60,13 +60,14 @@ ImagePlan draw_plan(int64_t row, const AugmentConfig& augment, int height, int w
   return plan;
 }
 
-// Writes the (cropped, mirrored) image into `out`, one 3 x H x W block.
+// Writes the (cropped, mirrored) image into `out`, one C x H x W block.
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__CUDACC__)
 __attribute__((target_clones("avx2", "default")))  // the mirrored copy vectorises with AVX2 shuffles
 #endif
-void crop(const uint8_t* image, uint8_t* out, const ImagePlan& plan, int padding, int height, int width) {
+void crop(const uint8_t* image, uint8_t* out, const ImagePlan& plan, int padding, int channels, int height,
+          int width) {
   const int dx = plan.left - padding, dy = plan.top - padding;  // source = output + offset
-  for (int c = 0; c < 3; ++c)
+  for (int c = 0; c < channels; ++c)
     for (int y = 0; y < height; ++y) {
       uint8_t* to = out + (int64_t(c) * height + y) * width;
       const int source_y = y + dy;
@@ -119,8 +120,15 @@ void jitter(uint8_t* image, const ImagePlan& plan, int64_t pixels) {
   }
 }
 
-void erase(uint8_t* image, const ImagePlan& plan, const uint8_t fill[3], int height, int width) {
-  for (int c = 0; c < 3; ++c)
+// One grey plane: saturation has nothing to act on, so x' = c b x + (1 - c) b g.
+void jitter_grey(uint8_t* image, const ImagePlan& plan, int64_t pixels) {
+  const float gain = plan.colour[0] + plan.colour[1] + plan.colour[2];  // the row sums to c b
+  const float shift = plan.shift * float(plane_sum(image, pixels)) / float(pixels) + 0.5f;
+  for (int64_t i = 0; i < pixels; ++i) image[i] = uint8_t(int(std::min(std::max(gain * image[i] + shift, 0.f), 255.f)));
+}
+
+void erase(uint8_t* image, const ImagePlan& plan, const uint8_t fill[3], int channels, int height, int width) {
+  for (int c = 0; c < channels; ++c)
     for (int y = plan.erase_top; y < plan.erase_bottom; ++y)
       std::memset(image + (int64_t(c) * height + y) * width + plan.erase_left, fill[c],
                   plan.erase_right - plan.erase_left);
@@ -128,9 +136,9 @@ void erase(uint8_t* image, const ImagePlan& plan, const uint8_t fill[3], int hei
 
 // (x / 255 - m) / s  =  x * (1 / (255 s)) + (-m / s), per channel.
 struct Normalisation {
-  float scale[3], shift[3];
-  Normalisation(const std::vector<double>& mean, const std::vector<double>& std) {
-    for (size_t c = 0; c < 3; ++c) {
+  float scale[3] = {}, shift[3] = {};
+  Normalisation(const std::vector<double>& mean, const std::vector<double>& std, int64_t channels) {
+    for (size_t c = 0; c < size_t(channels); ++c) {
       const double m = mean.empty() ? 0 : mean[c], s = std.empty() ? 1 : std[c];
       scale[c] = float(1 / (255 * s));
       shift[c] = float(-m / s);
@@ -141,8 +149,8 @@ struct Normalisation {
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__CUDACC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void to_float(const uint8_t* image, float* out, const Normalisation& normalisation, int64_t pixels) {
-  for (int c = 0; c < 3; ++c) {
+void to_float(const uint8_t* image, float* out, const Normalisation& normalisation, int channels, int64_t pixels) {
+  for (int c = 0; c < channels; ++c) {
     const float scale = normalisation.scale[c], shift = normalisation.shift[c];
     const uint8_t* __restrict from = image + c * pixels;
     float* __restrict to = out + c * pixels;
@@ -163,13 +171,13 @@ void check_augment(const AugmentConfig& augment) {
 torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64_t>& rows, const AugmentConfig& augment,
                             const std::vector<double>& mean, const std::vector<double>& std, std::mt19937_64& rng,
                             torch::ScalarType out_type, std::pair<int64_t, int64_t> keep) {
-  TORCH_CHECK(
-      images.device().is_cpu() && images.scalar_type() == torch::kUInt8 && images.dim() == 4 && images.size(1) == 3,
-      "augment_batch: expects uint8 N x 3 x H x W images on the CPU, got ", images.sizes());
+  TORCH_CHECK(images.device().is_cpu() && images.scalar_type() == torch::kUInt8 && images.dim() == 4 &&
+                  (images.size(1) == 3 || images.size(1) == 1),
+              "augment_batch: expects uint8 N x C x H x W images (C 1 or 3) on the CPU, got ", images.sizes());
   TORCH_CHECK(out_type == torch::kUInt8 || out_type == torch::kFloat32, "augment_batch: uint8 or float32 out");
   const torch::Tensor source = images.contiguous();
-  const int height = int(source.size(2)), width = int(source.size(3));
-  const int64_t pixels = int64_t(height) * width, image_bytes = 3 * pixels;
+  const int channels = int(source.size(1)), height = int(source.size(2)), width = int(source.size(3));
+  const int64_t pixels = int64_t(height) * width, image_bytes = channels * pixels;
   std::vector<ImagePlan> plans;
   plans.reserve(rows.size());
   for (int64_t row : rows) {
@@ -181,21 +189,23 @@ torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64
                 "augment_batch: keep [", keep.first, ", ", keep.second, ") of ", plans.size(), " rows");
     plans = std::vector<ImagePlan>(plans.begin() + keep.first, plans.begin() + keep.second);
   }
-  uint8_t fill[3];  // the mean colour, which normalises to 0
-  for (size_t c = 0; c < 3; ++c) fill[c] = mean.empty() ? 0 : uint8_t(std::clamp(std::lround(255 * mean[c]), 0L, 255L));
-  const Normalisation normalisation(mean, std);
+  uint8_t fill[3] = {};  // the mean colour, which normalises to 0
+  for (size_t c = 0; c < size_t(channels); ++c)
+    fill[c] = mean.empty() ? 0 : uint8_t(std::clamp(std::lround(255 * mean[c]), 0L, 255L));
+  const Normalisation normalisation(mean, std, channels);
 
-  torch::Tensor out = torch::empty({int64_t(plans.size()), 3, height, width}, out_type);
+  torch::Tensor out = torch::empty({int64_t(plans.size()), channels, height, width}, out_type);
   const uint8_t* from = source.data_ptr<uint8_t>();
   at::parallel_for(0, int64_t(plans.size()), 8, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> scratch(out_type == torch::kFloat32 ? image_bytes : 0);
     for (int64_t i = begin; i < end; ++i) {
       const ImagePlan& plan = plans[i];
       uint8_t* image = out_type == torch::kUInt8 ? out.data_ptr<uint8_t>() + i * image_bytes : scratch.data();
-      crop(from + plan.row * image_bytes, image, plan, augment.crop_padding, height, width);
-      if (plan.jitter) jitter(image, plan, pixels);
-      if (plan.erase_bottom > plan.erase_top) erase(image, plan, fill, height, width);
-      if (out_type == torch::kFloat32) to_float(image, out.data_ptr<float>() + i * image_bytes, normalisation, pixels);
+      crop(from + plan.row * image_bytes, image, plan, augment.crop_padding, channels, height, width);
+      if (plan.jitter) channels == 3 ? jitter(image, plan, pixels) : jitter_grey(image, plan, pixels);
+      if (plan.erase_bottom > plan.erase_top) erase(image, plan, fill, channels, height, width);
+      if (out_type == torch::kFloat32)
+        to_float(image, out.data_ptr<float>() + i * image_bytes, normalisation, channels, pixels);
     }
   });
   return out;
@@ -204,7 +214,7 @@ torch::Tensor augment_batch(const torch::Tensor& images, const std::vector<int64
 torch::Tensor normalise(const torch::Tensor& images, const std::vector<double>& mean, const std::vector<double>& std) {
   // In place on the one float copy: addcmul with the broadcast channel constants as its first
   // operand takes several times longer.
-  auto [scale, shift] = normalisation_factors(mean, std, images.device());
+  auto [scale, shift] = normalisation_factors(mean, std, images.size(1), images.device());
   return normalise(images, scale, shift);
 }
 
@@ -213,10 +223,13 @@ torch::Tensor normalise(const torch::Tensor& images, const torch::Tensor& scale,
 }
 
 std::pair<torch::Tensor, torch::Tensor> normalisation_factors(const std::vector<double>& mean,
-                                                              const std::vector<double>& std, torch::Device device) {
-  const Normalisation normalisation(mean, std);
+                                                              const std::vector<double>& std, int64_t channels,
+                                                              torch::Device device) {
+  const Normalisation normalisation(mean, std, channels);
   const auto per_channel = [&](const float* values) {
-    return torch::tensor({values[0], values[1], values[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(device);
+    return torch::tensor(std::vector<float>(values, values + channels), torch::kFloat32)
+        .view({1, channels, 1, 1})
+        .to(device);
   };
   return {per_channel(normalisation.scale), per_channel(normalisation.shift)};
 }

@@ -19,13 +19,15 @@ BatchLoader::BatchLoader(const Split& split, LoaderOptions options)
   if (options_.batch_size < 1)
     throw UserError("batch size must be at least 1, not " + std::to_string(options_.batch_size));
   check_augment(options_.augment);
+  const int64_t channels = images_.dim() == 4 ? images_.size(1) : 3;
   for (const auto* values : {&options_.mean, &options_.std})
-    if (!values->empty() && values->size() != 3)
-      throw UserError("mean and std need one value per RGB channel (3), not " + std::to_string(values->size()));
+    if (!values->empty() && int64_t(values->size()) != channels)
+      throw UserError("mean and std need one value per image channel (" + std::to_string(channels) + "), not " +
+                      std::to_string(values->size()));
   if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards)
     throw UserError("shard " + std::to_string(options_.shard) + " of " + std::to_string(options_.shards));
   if (!options_.device.is_cpu())
-    std::tie(scale_, shift_) = normalisation_factors(options_.mean, options_.std, options_.device);
+    std::tie(scale_, shift_) = normalisation_factors(options_.mean, options_.std, channels, options_.device);
   start_epoch(0);
 }
 

@@ -12,7 +12,7 @@
 #include <torch/torch.h>
 
 #include "engine/core/data_config.hpp"
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 
 namespace engine::data {
 

@@ -16,8 +16,8 @@
 
 // Layout (native byte order; the cache is a local file, never shared between machines):
 //   "ENGDATA" 0, u32 version, u32 key length, key, u64 fingerprint,
-//   body: 3+3 doubles (train mean, std), then per split (train, val, test):
-//         i64 n, h, w; u64 name bytes; names joined by '\0'; n int64 labels; n*3*h*w uint8 pixels
+//   body: C+C doubles (train mean, std; C channels, said by the key), then per split (train, val, test):
+//         i64 n, h, w; u64 name bytes; names joined by '\0'; n int64 labels; n*C*h*w uint8 pixels
 //         (labels and pixels start at multiples of 64 bytes, zero padding before them),
 //   u64 checksum of the body (padding excluded).
 // Reading maps the file instead of copying it: the tensors point into the page cache, so a load
@@ -126,20 +126,20 @@ void write_split(Writer& out, const Split& split) {
 }
 
 // Empty optional: truncated (the sizes read promise more bytes than the file holds).
-std::optional<Split> read_split(Cursor& in) {
+std::optional<Split> read_split(Cursor& in, int64_t channels) {
   int64_t n = 0, h = 0, w = 0;
   uint64_t name_bytes = 0;
   if (!in.body_value(n) || !in.body_value(h) || !in.body_value(w) || !in.body_value(name_bytes)) return {};
   if (n < 0 || h <= 0 || w <= 0 || name_bytes > in.left() ||
-      uint64_t(n) * (sizeof(int64_t) + 3 * uint64_t(h) * uint64_t(w)) > in.left() - name_bytes)
+      uint64_t(n) * (sizeof(int64_t) + uint64_t(channels) * uint64_t(h) * uint64_t(w)) > in.left() - name_bytes)
     return {};
   const uint8_t* names = in.body(name_bytes);
   uint8_t* labels = in.align() ? in.body(uint64_t(n) * sizeof(int64_t)) : nullptr;
-  uint8_t* images = in.align() ? in.body(uint64_t(n) * 3 * h * w) : nullptr;
+  uint8_t* images = in.align() ? in.body(uint64_t(n) * uint64_t(channels) * h * w) : nullptr;
   if (!names || !labels || !images) return {};
   Split split;
   split.labels = in.tensor(labels, {n}, torch::kInt64);
-  split.images = in.tensor(images, {n, 3, h, w}, torch::kUInt8);
+  split.images = in.tensor(images, {n, channels, h, w}, torch::kUInt8);
   const std::string_view all(reinterpret_cast<const char*>(names), name_bytes);
   for (size_t start = 0, end; (end = all.find('\0', start)) != std::string_view::npos; start = end + 1)
     split.files.emplace_back(all.substr(start, end - start));
@@ -153,7 +153,8 @@ std::string cache_file(const std::string& cache_dir, const std::string& key) {
   return (fs::path(cache_dir) / ("tiny-imagenet-" + hex64(hash_string(key)) + ".bin")).string();
 }
 
-std::optional<DecodedSplits> read_cache(const std::string& path, const std::string& key, uint64_t fingerprint) {
+std::optional<DecodedSplits> read_cache(const std::string& path, const std::string& key, uint64_t fingerprint,
+                                        int channels) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     spdlog::info("data cache: no '{}' yet, decoding", path);
@@ -192,13 +193,13 @@ std::optional<DecodedSplits> read_cache(const std::string& path, const std::stri
   if (stored_fingerprint != fingerprint) return rebuild("is stale: the image files changed since it was written");
 
   DecodedSplits splits;
-  splits.train_mean.resize(3);
-  splits.train_std.resize(3);
+  splits.train_mean.resize(size_t(channels));
+  splits.train_std.resize(size_t(channels));
   for (auto* stats : {&splits.train_mean, &splits.train_std})
     for (double& value : *stats)
       if (!in.body_value(value)) return rebuild("is truncated");
   for (Split* split : {&splits.train, &splits.val, &splits.test}) {
-    auto read = read_split(in);
+    auto read = read_split(in, channels);
     if (!read) return rebuild("is truncated");
     *split = std::move(*read);
   }

@@ -6,21 +6,22 @@
 #include <string>
 #include <vector>
 
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 
 namespace engine::data {
 
 struct DecodedSplits {
   Split train, val, test;
-  std::vector<double> train_mean, train_std;  // per RGB channel in [0,1]
+  std::vector<double> train_mean, train_std;  // per channel in [0,1]
 };
 
 // The cache file for `key` in `cache_dir`.
 std::string cache_file(const std::string& cache_dir, const std::string& key);
 
 // The cached splits, or nullopt (and a log line saying why) when the file is missing, was made
-// for another key, is stale, truncated or corrupt.
-std::optional<DecodedSplits> read_cache(const std::string& path, const std::string& key, uint64_t fingerprint);
+// for another key, is stale, truncated or corrupt. The key says the images' channel count.
+std::optional<DecodedSplits> read_cache(const std::string& path, const std::string& key, uint64_t fingerprint,
+                                        int channels);
 
 // Writes to a temporary name, then renames, so a crash never leaves a half-written cache behind.
 // Failing to write is a warning: the cache only saves time.

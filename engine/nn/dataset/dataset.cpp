@@ -5,11 +5,11 @@
 namespace engine::data {
 namespace {
 
-TinyImageNet load_for(const DataConfig& config, SplitName which) {
-  return load_tiny_imagenet(config, which == SplitName::test ? TestSplit::Load : TestSplit::Skip);
+LoadedData load_for(const DataConfig& config, SplitName which) {
+  return load_data(config, which == SplitName::test ? TestSplit::Load : TestSplit::Skip);
 }
 
-TinyImageNetDataset from_loaded(TinyImageNet data, SplitName which) {
+TinyImageNetDataset from_loaded(LoadedData data, SplitName which) {
   Split& split = which == SplitName::train ? data.train : which == SplitName::val ? data.val : data.test;
   return TinyImageNetDataset(std::move(split), std::move(data.wnids), std::move(data.names));
 }

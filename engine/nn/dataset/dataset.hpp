@@ -1,12 +1,12 @@
 #pragma once
-// Tiny ImageNet as a torch dataset, the C++ counterpart of a PyTorch Dataset: it works with
+// A split of the data (any format) as a torch dataset, the C++ counterpart of a PyTorch Dataset: it works with
 // torch::data::make_data_loader. The engine's own training loop uses BatchLoader, which is faster.
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 
 namespace engine::data {
 
@@ -26,7 +26,7 @@ class TinyImageNetDataset : public torch::data::datasets::Dataset<TinyImageNetDa
   std::vector<torch::data::Example<>> get_batch(c10::ArrayRef<size_t> indices) override;
 
   const Split& split() const { return split_; }
-  const std::vector<std::string>& wnids() const { return wnids_; }  ///< label -> wnid
+  const std::vector<std::string>& wnids() const { return wnids_; }  ///< label -> class id
   const std::vector<std::string>& names() const { return names_; }  ///< label -> short human name
 
  private:

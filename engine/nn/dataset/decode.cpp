@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <new>
 #include <thread>
@@ -50,13 +52,47 @@ struct Result {
   int file_height = 0, file_width = 0;  // for the wrong-size message
 };
 
-Result decode_one(const std::string& path, int height, int width, bool resize, uint8_t* rgb_planes,
+void plane_sums(const uint8_t* planes, int channels, size_t plane, std::array<uint64_t, 6>& sums) {
+  for (size_t c = 0; c < size_t(channels); ++c) {
+    uint64_t sum = 0, squares = 0;
+    for (const uint8_t* p = planes + c * plane; p != planes + (c + 1) * plane; ++p) {
+      sum += *p;
+      squares += uint32_t(*p) * *p;
+    }
+    sums[c] = sum;
+    sums[3 + c] = squares;
+  }
+}
+
+[[maybe_unused]] uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
+  return uint8_t(std::lround(0.299 * r + 0.587 * g + 0.114 * b));
+}
+
+#ifndef ENGINE_IMAGE_STB
+// An OpenCV image (BGR, or grey when channels is 1) of the final size into the tensor's planes.
+void store_planes(const cv::Mat& image, int channels, uint8_t* planes) {
+  const int height = image.rows, width = image.cols;
+  const size_t plane = size_t(height) * width;
+  if (channels == 1) {
+    image.copyTo(cv::Mat(height, width, CV_8U, planes));
+    return;
+  }
+  // Split BGR straight into the tensor's R, G, B planes: B goes to plane 2, R to plane 0.
+  cv::Mat split[3] = {cv::Mat(height, width, CV_8U, planes + 2 * plane), cv::Mat(height, width, CV_8U, planes + plane),
+                      cv::Mat(height, width, CV_8U, planes)};
+  cv::split(image, split);
+}
+#endif
+
+Result decode_one(const std::string& path, int channels, int height, int width, bool resize, uint8_t* planes,
                   std::array<uint64_t, 6>& sums) {
   const std::vector<uchar> bytes = read_bytes(path);
   if (bytes.empty() || is_truncated_jpeg(bytes)) return {Outcome::corrupt};
   const size_t plane = static_cast<size_t>(height) * width;
 #ifdef ENGINE_IMAGE_STB
   Result r;
+  std::vector<uint8_t> rgb(channels == 3 ? 0 : 3 * plane);
+  uint8_t* rgb_planes = channels == 3 ? planes : rgb.data();
   switch (stb::decode_rgb_planes(bytes.data(), bytes.size(), height, width, resize, rgb_planes, r.file_height,
                                  r.file_width)) {
     case stb::Decoded::corrupt:
@@ -66,8 +102,11 @@ Result decode_one(const std::string& path, int height, int width, bool resize, u
     case stb::Decoded::ok:
       break;
   }
+  if (channels == 1)
+    for (size_t i = 0; i < plane; ++i) planes[i] = luma(rgb[i], rgb[plane + i], rgb[2 * plane + i]);
 #else
-  cv::Mat bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);  // grayscale comes back as 3 equal channels
+  // Grey files come back as 3 equal channels; colour files as one with IMREAD_GRAYSCALE.
+  cv::Mat bgr = cv::imdecode(bytes, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   if (bgr.empty()) return {Outcome::corrupt};
   if (bgr.rows != height || bgr.cols != width) {
     if (!resize) return {Outcome::wrong_size, bgr.rows, bgr.cols};
@@ -75,20 +114,9 @@ Result decode_one(const std::string& path, int height, int width, bool resize, u
     cv::resize(bgr, resized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
     bgr = resized;
   }
-  // Split BGR straight into the tensor's R, G, B planes: B goes to plane 2, R to plane 0.
-  cv::Mat planes[3] = {cv::Mat(height, width, CV_8U, rgb_planes + 2 * plane),
-                       cv::Mat(height, width, CV_8U, rgb_planes + plane), cv::Mat(height, width, CV_8U, rgb_planes)};
-  cv::split(bgr, planes);
+  store_planes(bgr, channels, planes);
 #endif
-  for (size_t c = 0; c < 3; ++c) {
-    uint64_t sum = 0, squares = 0;
-    for (const uint8_t* p = rgb_planes + c * plane; p != rgb_planes + (c + 1) * plane; ++p) {
-      sum += *p;
-      squares += uint32_t(*p) * *p;
-    }
-    sums[c] = sum;
-    sums[3 + c] = squares;
-  }
+  plane_sums(planes, channels, plane, sums);
   return {};
 }
 
@@ -110,20 +138,52 @@ torch::Tensor empty_on_huge_pages(torch::IntArrayRef sizes) {
 
 }  // namespace
 
-DecodedImages decode_images(const std::vector<std::string>& files, int height, int width, bool resize) {
+void convert_planes(const uint8_t* rgb, int source_height, int source_width, int channels, int height, int width,
+                    uint8_t* planes, std::array<uint64_t, 6>& sums) {
+  const size_t source_plane = size_t(source_height) * source_width, plane = size_t(height) * width;
+  if (channels == 3 && source_height == height && source_width == width) {
+    std::memcpy(planes, rgb, 3 * plane);
+    plane_sums(planes, channels, plane, sums);
+    return;
+  }
+#ifdef ENGINE_IMAGE_STB
+  std::vector<uint8_t> interleaved(source_plane * size_t(channels)), resized(plane * size_t(channels));
+  for (size_t i = 0; i < source_plane; ++i)
+    if (channels == 1)
+      interleaved[i] = luma(rgb[i], rgb[source_plane + i], rgb[2 * source_plane + i]);
+    else
+      for (size_t c = 0; c < 3; ++c) interleaved[3 * i + c] = rgb[c * source_plane + i];
+  stb::resize_area(interleaved.data(), source_height, source_width, resized.data(), height, width, channels);
+  for (size_t i = 0; i < plane; ++i)
+    for (size_t c = 0; c < size_t(channels); ++c) planes[c * plane + i] = resized[i * size_t(channels) + c];
+#else
+  std::vector<cv::Mat> bgr_planes;
+  for (int c = 2; c >= 0; --c)
+    bgr_planes.emplace_back(source_height, source_width, CV_8U, const_cast<uint8_t*>(rgb) + size_t(c) * source_plane);
+  cv::Mat image;
+  cv::merge(bgr_planes, image);
+  if (channels == 1) cv::cvtColor(image, image, cv::COLOR_BGR2GRAY);
+  if (source_height != height || source_width != width)
+    cv::resize(image, image, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  store_planes(image, channels, planes);
+#endif
+  plane_sums(planes, channels, plane, sums);
+}
+
+DecodedImages decode_images(const std::vector<std::string>& files, int channels, int height, int width, bool resize) {
   const int64_t n = static_cast<int64_t>(files.size());
   DecodedImages out;
-  out.images = empty_on_huge_pages({n, 3, height, width});
+  out.images = empty_on_huge_pages({n, channels, height, width});
   out.pixel_sums.assign(files.size(), {});
   std::vector<Result> results(files.size());
 
   // Workers take the next file from a shared counter: decode times vary with file size.
   uint8_t* base = out.images.data_ptr<uint8_t>();
-  const size_t image_bytes = size_t(3) * height * width;
+  const size_t image_bytes = size_t(channels) * height * width;
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < files.size(); i = next++)
-      results[i] = decode_one(files[i], height, width, resize, base + i * image_bytes, out.pixel_sums[i]);
+      results[i] = decode_one(files[i], channels, height, width, resize, base + i * image_bytes, out.pixel_sums[i]);
   };
   const size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(files.size(), 1));
   std::vector<std::thread> threads;

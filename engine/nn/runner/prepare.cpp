@@ -20,6 +20,7 @@ Prepared resolve(const fs::path& graph_file, const RunInputs& in) {
   Prepared p;
   p.graph_file = graph_file;
   LoadedGraph loaded = load_graph(graph_file, in.sets, in.bases);
+  check_head(loaded);
   p.spec = std::move(loaded.spec);
   p.graph = std::move(loaded.graph);
   p.train = train_config(p.spec);
@@ -91,10 +92,6 @@ std::optional<int64_t> threads_from_env(const char* name) {
 }
 }  // namespace
 
-void check_data(const Prepared& p, const RunInputs& in) {
-  data::available_wnids(data_config(p.spec, in.data_root, p.graph.input, "").root);  // Tiny ImageNet: wnids.txt, val/
-}
-
 void apply_thread_env(Prepared& p) {
   // `engine study --jobs` starts each run on its share of the cores.
   if (auto n = threads_from_env(kThreadsEnv)) p.train.threads = *n;
@@ -125,7 +122,7 @@ void prepare_data_on_this_rank(Prepared& p, const RunInputs& in, data::TestSplit
   // The decoded-image cache is shared by the runs beside this one.
   fs::path cache = p.dir.path().parent_path() / ".cache";
   p.dataset = data_config(p.spec, in.data_root, p.graph.input, cache.string());
-  p.data = data::load_tiny_imagenet(p.dataset, test);
+  p.data = data::load_data(p.dataset, test);
   if (p.graph.num_classes != static_cast<int64_t>(p.data.wnids.size()))
     throw UserError(p.graph_file.string() + ": the graph's head has " + std::to_string(p.graph.num_classes) +
                     " classes but the data has " + std::to_string(p.data.wnids.size()));

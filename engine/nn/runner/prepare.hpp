@@ -11,7 +11,7 @@
 #include "engine/core/run_dir.hpp"
 #include "engine/core/sections.hpp"
 #include "engine/nn/dataset/batch_loader.hpp"
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 #include "engine/nn/model.hpp"
 #include "engine/nn/runner/hardware.hpp"
 #include "engine/nn/runner/run.hpp"
@@ -31,7 +31,7 @@ struct Prepared {
   Hardware hw;                 // prepare_model
   GraphModule model{nullptr};  // prepare_model
   data::DataConfig dataset;    // prepare_data: [data] with its root resolved
-  data::TinyImageNet data;     // prepare_data
+  data::LoadedData data;       // prepare_data
   // The plan (runner/plan.hpp): convolution shape -> the kernel conv2d takes, as measured.
   std::map<std::string, std::string> conv_kernels;
   dist::ProcessGroup* group = nullptr;  // join_ranks: set when this process is one of several ranks
@@ -50,10 +50,6 @@ void join_ranks(Prepared& p);
 
 // The completed spec, its graph, [train] and the run directory; nothing on disk is touched.
 Prepared resolve(const std::filesystem::path& graph_file, const RunInputs& inputs);
-
-// Fails fast when the data root (--data, ENGINE_DATA or [data].root) does not look like data:
-// the format's own cheap check, made before anything slow (the memory-format plan times steps).
-void check_data(const Prepared& p, const RunInputs& inputs);
 
 // train.threads from the environment of a process started beside others (ENGINE_THREADS from
 // `engine study --jobs`, ENGINE_RANK_THREADS from `--nproc`, else the launcher's share: see

@@ -37,10 +37,14 @@ std::shared_ptr<spdlog::logger> start_log(const RunDir& dir) {
   return log;
 }
 
-void load_data(Prepared& p, const RunOptions& o, spdlog::logger& log) {
+// Before the run directory is touched, so that bad data (a folder, a corrupt image) leaves nothing behind.
+double load_data(Prepared& p, const RunOptions& o) {
   auto start = std::chrono::steady_clock::now();
   prepare_data(p, o, data::TestSplit::Skip);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void log_data(Prepared& p, double seconds, spdlog::logger& log) {
   log.info("data: {} classes, {} train / {} val images from {} ({:.2f} s{})", p.data.wnids.size(), p.data.train.size(),
            p.data.val.size(), p.dataset.root, seconds, p.data.from_cache ? ", cached" : "");
   // What engine predict and export need to read new images as this run read its own.
@@ -120,8 +124,8 @@ RunOutcome outcome_of(const Prepared& p, const CheckpointInfo& state) {
 
 RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
   Prepared p = resolve(graph_file, o);
-  check_data(p, o);  // before the run directory is made and the plan measured
   join_ranks(p);
+  const double data_seconds = load_data(p, o);
   std::optional<RunLock> lock;  // rank 0 holds it for every rank
   std::string config_text = to_toml(p.spec);
   std::string moved;  // the other ranks wait for rank 0 here, so they read last.pt after --fresh moved it
@@ -153,7 +157,7 @@ RunOutcome run_graph(const fs::path& graph_file, const RunOptions& o) {
     return outcome;
   }
 
-  load_data(p, o, *log);
+  log_data(p, data_seconds, *log);
   if (p.root()) write_model_files(p);
   summary.val_size = p.data.val.size();
   bool finished = train(p, *opt, ema.get(), state, summary, o, *log);

@@ -52,8 +52,8 @@ PredictSummary predict_images(const std::string& run_or_graph, const std::vector
                               const PredictOptions& o, const std::function<void(const ImagePrediction&)>& each) {
   TrainedRun run = open_trained_run(run_or_graph, o.source);
   const Shape& input = run.graph.input;
-  if (input.size() != 3 || input[0] != 3)
-    throw UserError("engine predict feeds RGB images, but " + run.graph.name + " takes " + shape_str(input));
+  if (input.size() != 3 || (input[0] != 3 && input[0] != 1))
+    throw UserError("engine predict feeds RGB or grey images, but " + run.graph.name + " takes " + shape_str(input));
   TrainConfig t = train_config(run.spec);
   // "auto" predicts in the format the run measured and trained with, as `engine test` evaluates.
   ConvChoices conv_kernels;
@@ -93,8 +93,8 @@ PredictSummary predict_images(const std::string& run_or_graph, const std::vector
     }
 
     if (!readable.empty()) {
-      data::DecodedImages decoded =
-          data::decode_images(readable, static_cast<int>(input[1]), static_cast<int>(input[2]), true);
+      data::DecodedImages decoded = data::decode_images(readable, static_cast<int>(input[0]),
+                                                        static_cast<int>(input[1]), static_cast<int>(input[2]), true);
       std::vector<int64_t> good;
       for (size_t i = 0, c = 0; i < readable.size(); ++i) {
         if (c < decoded.corrupt.size() && decoded.corrupt[c] == i) {

@@ -1,7 +1,7 @@
 #include "engine/nn/use/trained_run.hpp"
 
 #include "engine/core/sections.hpp"
-#include "engine/nn/dataset/tiny_imagenet.hpp"
+#include "engine/nn/dataset/data.hpp"
 
 namespace engine {
 
@@ -38,10 +38,10 @@ TrainedRun open_trained_run(const std::string& run_or_graph, const RunSource& so
     data::DataConfig dc =
         data_config(run.spec, source.data_root, run.graph.input, (run.dir.parent_path() / ".cache").string());
     if (!dc.mean.empty() && !dc.std.empty()) {
-      data::TinyImageNetFiles files = data::list_tiny_imagenet(dc, data::TestSplit::Skip);
+      data::DataFiles files = data::list_data(dc, data::TestSplit::Skip);
       run.data = RunData{files.wnids, files.names, dc.mean, dc.std};
     } else {
-      data::TinyImageNet loaded = data::load_tiny_imagenet(dc, data::TestSplit::Skip);
+      data::LoadedData loaded = data::load_data(dc, data::TestSplit::Skip);
       run.data = RunData{loaded.wnids, loaded.names, loaded.mean, loaded.std};
     }
     run.note = run.dir.string() +
