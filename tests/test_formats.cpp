@@ -138,10 +138,10 @@ TEST_SUITE("formats") {
       CAPTURE(input);
       const fs::path graph = dir.write("folder.toml", folder_graph("folder", input));
       const fs::path run = dir / (std::string("run") + input[1]);
-      auto r = test::run_cli({"run", graph.string(), "--out", run.string(), "--data", (dir / "photos").string()});
+      auto r = test::run_cli({"run", graph.string(), "--run-dir", run.string(), "--data", (dir / "photos").string()});
       REQUIRE_MESSAGE(r.code == 0, r.err);
       CHECK(contains(test::read_file(run / "train.log"), "data: 3 classes, 54 train / 18 val images"));
-      auto t = test::run_cli({"test", graph.string(), "--out", run.string(), "--data", (dir / "photos").string()});
+      auto t = test::run_cli({"test", graph.string(), "--run-dir", run.string(), "--data", (dir / "photos").string()});
       CHECK_MESSAGE(t.code == 0, t.err);
       auto p = test::run_cli({"predict", run.string(), (dir / "photos" / "test" / "class_b" / "0.png").string()});
       CHECK_MESSAGE(p.code == 0, p.err);
@@ -185,7 +185,8 @@ TEST_SUITE("formats") {
       fix = "did you mean 'class_b'";
     }
     const fs::path graph = dir.write("bad.toml", folder_graph("bad", "[3, 32, 32]", data));
-    auto r = test::run_cli({"run", graph.string(), "--out", (dir / "runs" / "bad").string(), "--data", root.string()});
+    auto r =
+        test::run_cli({"run", graph.string(), "--run-dir", (dir / "runs" / "bad").string(), "--data", root.string()});
     CHECK(r.code == 2);
     const std::string message = r.err.substr(0, r.err.find('\n'));
     CHECK_MESSAGE(contains(message, path), message);
@@ -282,7 +283,7 @@ TEST_SUITE("formats") {
     int i = 0;
     for (const fs::path& root : {tiny, folder}) {
       const fs::path run = dir / ("run" + std::to_string(i));
-      auto r = test::run_cli({"run", file.string(), "--out", run.string(), "--data", root.string(), "--set",
+      auto r = test::run_cli({"run", file.string(), "--run-dir", run.string(), "--data", root.string(), "--set",
                               "train.threads=2", "--set", "train.memory_format=\"contiguous\""});
       REQUIRE_MESSAGE(r.code == 0, r.err);
       std::istringstream csv(test::read_file(run / "metrics.csv"));
@@ -352,10 +353,10 @@ TEST_SUITE("formats") {
     write_cifar10(dir / "cifar");
     const fs::path graph = dir.write("cifar.toml", folder_graph("cifar"));
     auto r =
-        test::run_cli({"run", graph.string(), "--out", (dir / "run").string(), "--data", (dir / "cifar").string()});
+        test::run_cli({"run", graph.string(), "--run-dir", (dir / "run").string(), "--data", (dir / "cifar").string()});
     REQUIRE_MESSAGE(r.code == 0, r.err);
-    auto t =
-        test::run_cli({"test", graph.string(), "--out", (dir / "run").string(), "--data", (dir / "cifar").string()});
+    auto t = test::run_cli(
+        {"test", graph.string(), "--run-dir", (dir / "run").string(), "--data", (dir / "cifar").string()});
     CHECK_MESSAGE(t.code == 0, t.err);
   }
 
@@ -365,7 +366,7 @@ TEST_SUITE("formats") {
     fs::resize_file(dir / "cifar" / "data_batch_2.bin", 3073 * 5 + 100);
     const fs::path graph = dir.write("cifar.toml", folder_graph("cifar"));
     auto r =
-        test::run_cli({"run", graph.string(), "--out", (dir / "run").string(), "--data", (dir / "cifar").string()});
+        test::run_cli({"run", graph.string(), "--run-dir", (dir / "run").string(), "--data", (dir / "cifar").string()});
     CHECK(r.code == 2);
     CHECK_MESSAGE(contains(r.err, (dir / "cifar" / "data_batch_2.bin").string()), r.err);
     CHECK_MESSAGE(contains(r.err, "fetch it again"), r.err);

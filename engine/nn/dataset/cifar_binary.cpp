@@ -88,7 +88,7 @@ void list_batch(const fs::path& file, const CifarLayout& layout, const std::vect
                       ", but " + path_in_quotes(file.parent_path() / layout.names) + " names only " +
                       std::to_string(names.size()) + " classes");
     if (label_of[label] < 0) continue;
-    char index[16];
+    char index[24];
     std::snprintf(index, sizeof index, "#%06zu", r);  // zero-padded: sorting the names keeps file order
     out.files.push_back(file.string() + index);
     out.labels.push_back(label_of[label]);
