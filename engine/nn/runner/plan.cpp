@@ -163,12 +163,8 @@ std::vector<ConvCase> graph_conv_cases(const Prepared& p, const Hardware& hw) {
   return listing.record->cases();
 }
 
-// What a trained run recorded in summary.toml: its format, precision and kernels setting ("" when
-// none) and its convolution choices.
-struct RecordedPlan {
-  std::string memory_format, precision, kernels;
-  ConvChoices conv_kernels;
-};
+}  // namespace plan_detail
+
 RecordedPlan recorded_plan(const RunDir& dir) {
   RecordedPlan r;
   try {
@@ -180,19 +176,17 @@ RecordedPlan recorded_plan(const RunDir& dir) {
       r.memory_format = f->as_string("memory_format");
     for (auto [key, into] : {std::pair{"precision", &r.precision}, std::pair{"kernels", &r.kernels}})
       if (const Value* v = summary.find(key); v && v->is(Value::Kind::String)) *into = v->as_string(key);
-    r.conv_kernels = choices_of(summary.find("conv_kernels"));
+    r.conv_kernels = plan_detail::choices_of(summary.find("conv_kernels"));
   } catch (const UserError&) {  // unreadable: as if not recorded
   }
   return r;
 }
-}  // namespace plan_detail
-
 bool choose_contiguous(double channels_last_ms, double contiguous_ms) {
   return contiguous_ms < (1 - kPlanTieMargin) * channels_last_ms;
 }
 
 bool adopt_recorded_plan(TrainConfig& t, ConvChoices& conv_kernels, const RunDir& dir) {
-  const plan_detail::RecordedPlan recorded = plan_detail::recorded_plan(dir);
+  const RecordedPlan recorded = recorded_plan(dir);
   conv_kernels = recorded.conv_kernels;
   if (recorded.kernels == "auto" || recorded.kernels == "aten") t.kernels = recorded.kernels;
   if (t.precision == "auto" && (recorded.precision == "bf16" || recorded.precision == "fp32"))

@@ -35,6 +35,14 @@ void plan_memory_format(Prepared& p, spdlog::logger& log);
 inline constexpr double kPlanTieMargin = 0.05;
 bool choose_contiguous(double channels_last_ms, double contiguous_ms);
 
+// What a trained run recorded in summary.toml: its format, precision and kernels setting ("" when
+// none or unreadable) and its convolution choices. One light read, without metrics.csv.
+struct RecordedPlan {
+  std::string memory_format, precision, kernels;
+  ConvChoices conv_kernels;
+};
+RecordedPlan recorded_plan(const RunDir& dir);
+
 // What `dir`'s run recorded (summary.toml) replaces "auto" in t: its memory format and
 // precision, so evaluating, predicting or resuming runs as it trained; its kernels setting and
 // convolution choices are taken whatever t says (a run resumes with the kernels it began with).

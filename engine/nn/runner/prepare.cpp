@@ -7,6 +7,7 @@
 
 #include "engine/nn/dist/ddp.hpp"
 #include "engine/nn/dist/world.hpp"
+#include "engine/nn/runner/plan.hpp"
 
 namespace engine {
 
@@ -37,30 +38,13 @@ KernelSettings Prepared::kernels() const {
   return k;
 }
 
-namespace {
-// A string under [section].key of a TOML file in the run directory; "" when absent or unreadable.
-std::string recorded_string(const fs::path& file, const char* section, const char* key) {
-  try {
-    if (!fs::exists(file)) return "";
-    Value root = read_toml(file);
-    const Value* table = section ? root.find(section) : &root;
-    const Value* v = table && table->is(Value::Kind::Table) ? table->find(key) : nullptr;
-    return v && v->is(Value::Kind::String) ? v->as_string(key) : "";
-  } catch (const UserError&) {
-    return "";
-  }
-}
-}  // namespace
-
 void resolve_run_settings(Prepared& p, bool fresh) {
   const bool resuming = !fresh && fs::exists(p.dir / run_file::last);
+  const RecordedPlan recorded = resuming ? recorded_plan(p.dir) : RecordedPlan{};
   std::string precision = p.train.precision;
-  if (precision == "auto" && resuming) {
-    const std::string ran = recorded_string(p.dir / run_file::summary, nullptr, "precision");
-    if (ran == "bf16" || ran == "fp32") {
-      precision = ran;
-      spdlog::info("precision: {}, as the run being resumed trained", ran);
-    }
+  if (precision == "auto" && (recorded.precision == "bf16" || recorded.precision == "fp32")) {
+    precision = recorded.precision;
+    spdlog::info("precision: {}, as the run being resumed trained", precision);
   }
   p.train.precision = resolve_precision(precision, p.train.device);
 
@@ -69,7 +53,7 @@ void resolve_run_settings(Prepared& p, bool fresh) {
   } catch (const std::invalid_argument& e) {
     throw UserError(e.what());
   }
-  const std::string ran = resuming ? recorded_string(p.dir / run_file::summary, nullptr, "kernels") : "";
+  const std::string& ran = recorded.kernels;
   if ((ran == "auto" || ran == "aten") && ran != p.train.kernels) {
     spdlog::warn("kernels: {}, as the run being resumed trained (not {}): a resume stays exact", ran, p.train.kernels);
     p.train.kernels = ran;
