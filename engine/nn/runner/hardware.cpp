@@ -135,7 +135,7 @@ std::string resolve_precision(const std::string& precision, const std::string& d
                     "[train].precision = \"fp32\" or \"auto\" (--set train.precision=auto)");
   if (support == Bf16::emulated && announce)
     spdlog::warn(
-        "precision: bf16 on {}, which has AVX-512 but no AVX512_BF16 or AMX: oneDNN emulates bf16, about 1.8x the "
+        "precision: bf16 on {}, which has AVX-512 but no AVX512_BF16 or AMX: oneDNN emulates bf16, about twice the "
         "time of fp32; [train].precision = \"auto\" would take fp32 here",
         where);
   return precision;

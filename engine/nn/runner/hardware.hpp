@@ -31,7 +31,7 @@ void tune_allocator();
 std::string cpu_isa();
 
 // How the device computes bf16. native: AMX or AVX512_BF16 on a CPU, sm80+ on CUDA. emulated:
-// AVX-512 without BF16, where oneDNN converts (about 1.8x fp32's time). none: no AVX-512,
+// AVX-512 without BF16, where oneDNN converts (about twice fp32's time: docs/numerics.md). none: no AVX-512,
 // where oneDNN has no bf16 convolution at all (a bf16 step dies inside it), or an older GPU.
 enum class Bf16 { native, emulated, none };
 Bf16 bf16_support(const std::string& device);
